@@ -1,0 +1,46 @@
+"""Fixtures for the sender-audit tests: a real DNS server on a loopback port."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# tests/ is not a package; the fixture DNS server is shared with bench/, so it
+# is imported by its path from the repository root.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from auditor.resolver import DnsResolver  # noqa: E402
+from tests.support.dns_server import FixtureDnsServer  # noqa: E402
+
+# Short enough that every timeout test stays well under a second.
+TEST_TIMEOUT = 0.15
+TEST_LIFETIME = 0.3
+
+
+@pytest.fixture(scope="session")
+def dns_server_session() -> Iterator[FixtureDnsServer]:
+    with FixtureDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dns_server(dns_server_session: FixtureDnsServer) -> Iterator[FixtureDnsServer]:
+    """The shared server, emptied for each test; timeout./servfail. zones preset."""
+    dns_server_session.clear()
+    dns_server_session.never_answer("timeout.test")
+    dns_server_session.answer_servfail("servfail.test")
+    yield dns_server_session
+    dns_server_session.clear()
+
+
+@pytest.fixture
+def resolver(dns_server: FixtureDnsServer) -> DnsResolver:
+    """A non-caching resolver pointed at the fixture server (host:port)."""
+    return DnsResolver(
+        [dns_server.nameserver], timeout=TEST_TIMEOUT, lifetime=TEST_LIFETIME, cache_size=0
+    )

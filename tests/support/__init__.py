@@ -1,0 +1,1 @@
+"""Real local servers shared by tests and benchmarks."""

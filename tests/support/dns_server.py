@@ -1,0 +1,225 @@
+"""A real authoritative DNS server for tests and benchmarks, built on dnslib.
+
+It serves fixture records from Python dicts or zone-file text on a free
+loopback port, UDP and TCP, from background threads::
+
+    server = FixtureDnsServer()
+    server.add_records({"example.com": {"TXT": ["v=spf1 -all"], "A": ["192.0.2.1"]}})
+    server.add_zone_text("mail.example.com. 300 IN A 192.0.2.2")
+    server.never_answer("slow.example")      # drops every query under it
+    server.answer_servfail("broken.example")  # SERVFAIL for every query under it
+    with server:
+        ...  # server.nameserver == "127.0.0.1:PORT"
+
+Names that hold no record at all answer NXDOMAIN, except empty non-terminals
+(names that only have records below them), which answer NODATA. CNAMEs are
+followed within the fixture data. ``*.`` wildcard owners are supported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Self
+
+from dnslib import QTYPE, RCODE, RR, SOA, DNSRecord
+from dnslib.server import DNSError, DNSServer
+
+_TXT_CHUNK = 255
+
+
+def _norm(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def _quote_txt(value: str) -> str:
+    data = value.encode()
+    chunks = [data[i : i + _TXT_CHUNK] for i in range(0, len(data), _TXT_CHUNK)] or [b""]
+    quoted = []
+    for chunk in chunks:
+        text = chunk.decode(errors="surrogateescape")
+        quoted.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(quoted)
+
+
+class _QuietLogger:
+    """dnslib logs every packet to stdout by default; tests want silence."""
+
+    def __getattr__(self, _name: str):
+        return lambda *args, **kwargs: None
+
+
+class _FixtureResolver:
+    def __init__(self, server: FixtureDnsServer) -> None:
+        self._server = server
+
+    def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
+        return self._server.answer(request)
+
+
+class FixtureDnsServer:
+    """Serves fixture records; start()/stop() or use as a context manager."""
+
+    def __init__(self, address: str = "127.0.0.1", ttl: int = 300) -> None:
+        self.address = address
+        self.ttl = ttl
+        self._records: dict[str, list[RR]] = {}
+        self._silent: set[str] = set()
+        self._servfail: set[str] = set()
+        self._lock = threading.Lock()
+        self._servers: list[DNSServer] = []
+        self.port = 0
+        self.queries = 0
+
+    # ----- fixture data -------------------------------------------------
+    def add_records(self, records: Mapping[str, Mapping[str, Iterable[str] | str]]) -> None:
+        """Add ``{name: {TYPE: [rdata, ...]}}``; TXT values are plain text."""
+        lines = []
+        for name, by_type in records.items():
+            for rdtype, values in by_type.items():
+                for value in [values] if isinstance(values, str) else values:
+                    rdata = _quote_txt(value) if rdtype.upper() == "TXT" else value
+                    lines.append(f"{_norm(name)}. {self.ttl} IN {rdtype.upper()} {rdata}")
+        self.add_zone_text("\n".join(lines))
+
+    def add_zone_text(self, text: str, origin: str | None = None) -> None:
+        """Add records written in zone-file syntax."""
+        rrs = RR.fromZone(text, origin=origin, ttl=self.ttl)
+        with self._lock:
+            for rr in rrs:
+                self._records.setdefault(_norm(str(rr.rname)), []).append(rr)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._silent.clear()
+            self._servfail.clear()
+
+    def never_answer(self, suffix: str) -> None:
+        """Drop queries for ``suffix`` and every name below it (a timeout)."""
+        self._silent.add(_norm(suffix))
+
+    def answer_servfail(self, suffix: str) -> None:
+        """Answer SERVFAIL for ``suffix`` and every name below it."""
+        self._servfail.add(_norm(suffix))
+
+    @property
+    def nameserver(self) -> str:
+        """``HOST:PORT`` for the resolver under test."""
+        return f"{self.address}:{self.port}"
+
+    # ----- answering ----------------------------------------------------
+    @staticmethod
+    def _under(name: str, suffixes: set[str]) -> bool:
+        return any(name == s or name.endswith("." + s) for s in suffixes)
+
+    def _owner_records(self, name: str) -> list[RR] | None:
+        records = self._records.get(name)
+        if records is not None:
+            return records
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            wildcard = "*." + ".".join(labels[i:])
+            if wildcard in self._records:
+                # An existing name closer than the wildcard blocks it.
+                closer = ".".join(labels[i:])
+                if closer in self._records or self._has_children(closer, exclude=wildcard):
+                    return None
+                return self._records[wildcard]
+        return None
+
+    def _has_children(self, name: str, exclude: str = "") -> bool:
+        suffix = "." + name
+        return any(owner.endswith(suffix) and owner != exclude for owner in self._records)
+
+    def answer(self, request: DNSRecord) -> DNSRecord:
+        self.queries += 1
+        qname = _norm(str(request.q.qname))
+        if self._under(qname, self._silent):
+            # dnslib's handler sends nothing when the resolver raises DNSError.
+            raise DNSError("fixture: this name never answers")
+        reply = request.reply()
+        if self._under(qname, self._servfail):
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        qtype = request.q.qtype
+        name = qname
+        with self._lock:
+            for _ in range(8):
+                records = self._owner_records(name)
+                if records is None:
+                    if name == qname and not self._has_children(name):
+                        reply.header.rcode = RCODE.NXDOMAIN
+                    break
+                matching = [rr for rr in records if qtype in (rr.rtype, QTYPE.ANY)]
+                if matching:
+                    for rr in matching:
+                        reply.add_answer(self._owned_by(rr, name))
+                    break
+                cnames = [rr for rr in records if rr.rtype == QTYPE.CNAME]
+                if not cnames:
+                    break
+                reply.add_answer(self._owned_by(cnames[0], name))
+                name = _norm(str(cnames[0].rdata.label))
+        if not reply.rr:
+            reply.add_auth(
+                RR("fixture.", QTYPE.SOA, ttl=self.ttl,
+                   rdata=SOA("ns.fixture.", "hostmaster.fixture.", (1, 3600, 600, 86400, 60)))
+            )
+        return reply
+
+    @staticmethod
+    def _owned_by(rr: RR, name: str) -> RR:
+        if _norm(str(rr.rname)) == name:
+            return rr
+        return RR(name, rr.rtype, rclass=rr.rclass, ttl=rr.ttl, rdata=rr.rdata)
+
+    # ----- lifecycle ----------------------------------------------------
+    def _free_port(self) -> int:
+        """A port free for both UDP and TCP on the listen address."""
+        for _ in range(50):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind((self.address, 0))
+                port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((self.address, port))
+                except OSError:
+                    continue
+            return port
+        raise RuntimeError("no free loopback port for UDP and TCP")
+
+    def start(self) -> Self:
+        resolver = _FixtureResolver(self)
+        for attempt in range(5):
+            port = self._free_port()
+            try:
+                udp = DNSServer(resolver, address=self.address, port=port, logger=_QuietLogger())
+                tcp = DNSServer(
+                    resolver, address=self.address, port=port, tcp=True, logger=_QuietLogger()
+                )
+            except OSError:
+                if attempt == 4:
+                    raise
+                continue
+            self.port = port
+            self._servers = [udp, tcp]
+            for server in self._servers:
+                server.start_thread()
+            return self
+        raise RuntimeError("could not start the fixture DNS server")
+
+    def stop(self) -> None:
+        for server in self._servers:
+            with contextlib.suppress(OSError):
+                server.stop()
+                server.server.server_close()
+        self._servers = []
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

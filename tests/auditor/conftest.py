@@ -18,8 +18,8 @@ from auditor.resolver import DnsResolver  # noqa: E402
 from tests.support.dns_server import FixtureDnsServer  # noqa: E402
 
 # Short enough that every timeout test stays well under a second.
-TEST_TIMEOUT = 0.15
-TEST_LIFETIME = 0.3
+TEST_TIMEOUT = 0.1
+TEST_LIFETIME = 0.1
 
 
 @pytest.fixture(scope="session")

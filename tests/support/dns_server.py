@@ -66,8 +66,9 @@ class FixtureDnsServer:
         self.address = address
         self.ttl = ttl
         self._records: dict[str, list[RR]] = {}
-        self._silent: set[str] = set()
-        self._servfail: set[str] = set()
+        # (name, rdtype or None, subtree)
+        self._silent: set[tuple[str, str | None, bool]] = set()
+        self._servfail: set[tuple[str, str | None, bool]] = set()
         self._lock = threading.Lock()
         self._servers: list[DNSServer] = []
         self.port = 0
@@ -97,13 +98,16 @@ class FixtureDnsServer:
             self._silent.clear()
             self._servfail.clear()
 
-    def never_answer(self, suffix: str) -> None:
-        """Drop queries for ``suffix`` and every name below it (a timeout)."""
-        self._silent.add(_norm(suffix))
+    def never_answer(self, name: str, *, rdtype: str | None = None, subtree: bool = True) -> None:
+        """Drop queries for ``name`` (and, with ``subtree``, every name below
+        it), optionally only of one type: the client sees a timeout."""
+        self._silent.add((_norm(name), rdtype.upper() if rdtype else None, subtree))
 
-    def answer_servfail(self, suffix: str) -> None:
-        """Answer SERVFAIL for ``suffix`` and every name below it."""
-        self._servfail.add(_norm(suffix))
+    def answer_servfail(
+        self, name: str, *, rdtype: str | None = None, subtree: bool = True
+    ) -> None:
+        """Answer SERVFAIL for ``name`` (and, with ``subtree``, below it)."""
+        self._servfail.add((_norm(name), rdtype.upper() if rdtype else None, subtree))
 
     @property
     def nameserver(self) -> str:
@@ -112,8 +116,12 @@ class FixtureDnsServer:
 
     # ----- answering ----------------------------------------------------
     @staticmethod
-    def _under(name: str, suffixes: set[str]) -> bool:
-        return any(name == s or name.endswith("." + s) for s in suffixes)
+    def _under(name: str, qtype: str, rules: set[tuple[str, str | None, bool]]) -> bool:
+        return any(
+            (name == rule or (subtree and name.endswith("." + rule)))
+            and (rdtype is None or rdtype == qtype)
+            for rule, rdtype, subtree in rules
+        )
 
     def _owner_records(self, name: str) -> list[RR] | None:
         records = self._records.get(name)
@@ -137,11 +145,12 @@ class FixtureDnsServer:
     def answer(self, request: DNSRecord) -> DNSRecord:
         self.queries += 1
         qname = _norm(str(request.q.qname))
-        if self._under(qname, self._silent):
+        qtype_name = QTYPE.get(request.q.qtype, str(request.q.qtype))
+        if self._under(qname, qtype_name, self._silent):
             # dnslib's handler sends nothing when the resolver raises DNSError.
             raise DNSError("fixture: this name never answers")
         reply = request.reply()
-        if self._under(qname, self._servfail):
+        if self._under(qname, qtype_name, self._servfail):
             reply.header.rcode = RCODE.SERVFAIL
             return reply
         qtype = request.q.qtype

@@ -1,0 +1,54 @@
+"""`sendgate serve` starts gunicorn on the configured port and answers health checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_answers_health_checks(tmp_path: Path, sqlite_url: str) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SENDGATE_VAR_DIR": str(tmp_path / "var"),
+        "SENDGATE_DATABASE_URL": sqlite_url,
+        "SENDGATE_PORT": str(port),
+        "SENDGATE_WORKERS": "1",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "web.cli", "init"], env=env, check=True, capture_output=True
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    body = r.read()
+            except OSError:
+                time.sleep(0.2)
+        assert body is not None, "server did not come up"
+        assert b'"database":"ok"' in body
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,133 @@
+"""Blank spaCy pipelines per language with the packs' phrase and token rules compiled.
+
+No trained model is needed: rules match on token text (``LOWER``). Each
+pipeline is built once, on first use, and reused. Matching mutates spaCy's
+string store and tokenizer cache, so each pipeline carries a lock.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc
+from spacy.util import compile_prefix_regex
+from spacy.vocab import Vocab
+
+from rules._packs import Rule
+
+# French elision ("l'offre", "qu'il") splits off the article so "offre" matches.
+_FRENCH_ELISION = r"(?i:(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’])(?=\w)"
+
+
+class KoreanSyllableTokenizer:
+    """One token per Hangul syllable; runs of other letters or digits stay whole.
+
+    spaCy's Korean tokenizer needs the external mecab-ko binary. Korean attaches
+    particles to words ("무료로" = "무료" + "로"), so whitespace tokens would hide
+    the word; syllable tokens let a phrase match inside a word, the way Chinese
+    is matched by characters.
+    """
+
+    _TOKEN = re.compile(r"[\uac00-\ud7a3]|[^\W\uac00-\ud7a3_]+|\S")
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words: list[str] = []
+        spaces: list[bool] = []
+        position = 0
+        for match in self._TOKEN.finditer(text):
+            self._gap(text[position:match.start()], words, spaces)
+            words.append(match.group(0))
+            spaces.append(False)
+            position = match.end()
+        self._gap(text[position:], words, spaces)
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+    @staticmethod
+    def _gap(gap: str, words: list[str], spaces: list[bool]) -> None:
+        if not gap:
+            return
+        if words and gap[0] == " " and not spaces[-1]:
+            spaces[-1] = True
+            gap = gap[1:]
+        if gap:
+            words.append(gap)
+            spaces.append(False)
+
+
+def make_blank_pipeline(language: str) -> Language:
+    """A blank pipeline whose tokenizer suits rule matching in ``language``."""
+    if language == "zh":
+        return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
+    if language == "ja":
+        return spacy.blank("ja", config={"nlp": {"tokenizer": {"split_mode": "A"}}})
+    if language == "ko":
+        # The rule-based tokenizer in the config only avoids loading mecab-ko;
+        # it is replaced by the syllable tokenizer right away.
+        config = {"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}}
+        nlp = spacy.blank("ko", config=config)
+        nlp.tokenizer = KoreanSyllableTokenizer(nlp.vocab)
+        return nlp
+    if language == "fr":
+        # spacy.blank("fr") spends over 3 s building its tokenizer exceptions on
+        # first import; the multi-language tokenizer plus French elision matches
+        # phrases the same way and starts in milliseconds.
+        nlp = spacy.blank("xx")
+        prefixes = [_FRENCH_ELISION, *nlp.Defaults.prefixes]
+        nlp.tokenizer.prefix_search = compile_prefix_regex(prefixes).search
+        return nlp
+    return spacy.blank(language)
+
+
+@dataclass
+class LanguagePipeline:
+    """A blank pipeline and the matchers of every phrase/token rule for one language."""
+
+    language: str
+    nlp: Language
+    phrase_matcher: PhraseMatcher
+    token_matcher: Matcher
+    rule_ids: frozenset[str]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def match(self, text: str) -> list[tuple[str, int, int, str]]:
+        """(rule id, start char, end char, matched text) for every match in ``text``."""
+        with self.lock:
+            doc = self.nlp.make_doc(text)
+            found: list[tuple[str, int, int, str]] = []
+            strings = self.nlp.vocab.strings
+            for match_id, start, end in self.phrase_matcher(doc):
+                span = doc[start:end]
+                found.append((strings[match_id], span.start_char, span.end_char, span.text))
+            token_matches = self.token_matcher(doc) if len(self.token_matcher) else []
+            for match_id, start, end in token_matches:
+                span = doc[start:end]
+                found.append((strings[match_id], span.start_char, span.end_char, span.text))
+        return found
+
+
+def build_pipeline(language: str, rules: Iterable[Rule]) -> LanguagePipeline:
+    nlp = make_blank_pipeline(language)
+    phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+    token_matcher = Matcher(nlp.vocab)
+    ids: set[str] = set()
+    for rule in rules:
+        if not rule.applies_to(language):
+            continue
+        if rule.kind == "phrase":
+            phrase_matcher.add(rule.id, [nlp.make_doc(p) for p in rule.patterns])
+        elif rule.kind == "token":
+            token_matcher.add(rule.id, [list(p) for p in rule.patterns])
+        else:
+            continue
+        ids.add(rule.id)
+    return LanguagePipeline(language, nlp, phrase_matcher, token_matcher, frozenset(ids))
+

@@ -72,7 +72,7 @@ from consent.records import (
     TokenInfo,
 )
 from consent.transitions import Pending
-from consent.verify import PROOF_FORMAT
+from consent.verify import PROOF_FORMAT, consent_text_digest
 
 _IN_BATCH = 900  # bound parameters per IN (...) list, under every backend's limit
 PROOF_TEXT_LIMIT = 50
@@ -175,7 +175,7 @@ class ConsentLedger:
         if not body.strip():
             raise InvalidInput("body", "the consent text is empty")
         language = _check_language_tag(language, "language")
-        digest = log.sha256_hex(body)
+        digest = consent_text_digest(purpose, version, language, body)
         now = db.utcnow()
         with self.database.session() as session:
             self._require_purpose(session, purpose, "purpose")

@@ -9,7 +9,6 @@ log at a time and sequence numbers never fork or leave gaps.
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -325,7 +324,3 @@ def verify_log(session: Session, trusted_keys: Iterable[bytes]) -> LedgerVerific
     except _Damage as damage:
         return LedgerVerification(False, size, damage.seq, damage.reason)
     return LedgerVerification(True, size, None, None, tree_heads_checked=heads)
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -77,6 +77,12 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def consent_text_digest(purpose: str, version: str, language: str, body: str) -> str:
+    """Hex SHA-256 of a consent text record: the words shown and what they were shown for."""
+    record = {"purpose": purpose, "version": version, "language": language, "body": body}
+    return hashlib.sha256(canonical_json(record)).hexdigest()
+
+
 def tree_head_message(tree_size: int, root_hash: bytes, timestamp_ms: int) -> bytes:
     """The exact bytes an Ed25519 tree-head signature covers."""
     return TREE_HEAD_CONTEXT + f"{tree_size}\n{root_hash.hex()}\n{timestamp_ms}\n".encode()
@@ -240,17 +246,20 @@ def verify_proof(document: Any, expected_public_key: bytes | None = None) -> lis
     if not verify_tree_head_signature(public_key, tree_size, root, timestamp_ms, signature):
         raise ProofInvalid("tree head signature does not verify with public_key")
 
-    texts: dict[int, bytes] = {}
+    texts: dict[int, str] = {}
     if not isinstance(doc["consent_texts"], list):
         raise ProofInvalid("consent_texts must be a list")
     for position, raw_text in enumerate(doc["consent_texts"]):
-        text = _keys(raw_text, _TEXT_KEYS, f"consent_texts[{position}]")
-        digest = _hex32(text["sha256"], f"consent_texts[{position}].sha256")
-        if not isinstance(text["body"], str) or (
-            hashlib.sha256(text["body"].encode("utf-8")).digest() != digest
-        ):
-            raise ProofInvalid(f"consent_texts[{position}].body does not match its sha256")
-        texts[_int(text["id"], f"consent_texts[{position}].id")] = digest
+        where = f"consent_texts[{position}]"
+        text = _keys(raw_text, _TEXT_KEYS, where)
+        digest = _hex32(text["sha256"], f"{where}.sha256").hex()
+        fields = [text[name] for name in ("purpose", "version", "language", "body")]
+        if not all(isinstance(value, str) for value in fields):
+            raise ProofInvalid(f"{where}: purpose, version, language and body must be strings")
+        if consent_text_digest(*fields) != digest:
+            raise ProofInvalid(f"{where} does not match its sha256")
+        texts[_int(text["id"], f"{where}.id")] = digest
+    cited: set[int] = set()
 
     aead = None
     if "subject_key" in doc:
@@ -279,8 +288,10 @@ def verify_proof(document: Any, expected_public_key: bytes | None = None) -> lis
         if not verify_inclusion(index, tree_size, leaf_hash(canonical_json(event)), path, root):
             raise ProofInvalid(f"{where}: event seq {index} is not included in the signed tree")
         text_id = event["text_id"]
-        if text_id in texts and event["text_sha256"] != texts[text_id].hex():
-            raise ProofInvalid(f"{where}: consent text {text_id} differs from the one recorded")
+        if text_id in texts:
+            cited.add(text_id)
+            if event["text_sha256"] != texts[text_id]:
+                raise ProofInvalid(f"{where}: consent text {text_id} differs from the recorded one")
         if aead is not None and event["personal"] is not None:
             blob = _b64(event["personal"], f"{where}.event.personal")
             try:
@@ -290,6 +301,9 @@ def verify_proof(document: Any, expected_public_key: bytes | None = None) -> lis
                     f"{where}: personal data does not decrypt with subject_key"
                 ) from None
 
+    uncited = sorted(set(texts) - cited)
+    if uncited:
+        raise ProofInvalid(f"consent text(s) {uncited} are cited by no event of the proof")
     fingerprint = hashlib.sha256(public_key).hexdigest()[:16]
     return [
         f"subject {subject}",

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import IO, Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Boolean, String, column, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -945,7 +945,13 @@ class ConsentLedger:
             LEFT JOIN consent_state AS s ON s.subject_hmac = a.h AND s.purpose = :purpose
             LEFT JOIN consent_suppressions AS x ON x.subject_hmac = a.h
             """  # noqa: S608 - only the backend-specific table expression is interpolated
-        ).bindparams(bindparam("purpose"))
+        ).columns(
+            column("h", String),
+            column("status", String),
+            column("granted_at", db.UTCDateTime),
+            column("has_evidence", Boolean),
+            column("reason", String),
+        )
 
     # ------------------------------------------------------------ lookups
 

@@ -53,18 +53,20 @@ def confirmation_message(
     message["Message-ID"] = make_msgid(
         domain=sender.rsplit("@", maxsplit=1)[-1].strip("<> ") or None
     )
-    message["Content-Language"] = primary if primary in catalogue else FALLBACK_LANGUAGE
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(
         f"{texts['greeting']}\n\n{body}\n\n{confirm_url}\n\n{expiry}\n\n{texts['ignore']}\n"
     )
+    shown = primary if primary in catalogue else FALLBACK_LANGUAGE
     escape = html.escape
     message.add_alternative(
         "<!doctype html>\n"
-        f'<html lang="{escape(message["Content-Language"])}"><body>\n'
+        f'<html lang="{shown}"><body>\n'
         f"<p>{escape(texts['greeting'])}</p>\n<p>{escape(body)}</p>\n"
         f'<p><a href="{escape(confirm_url, quote=True)}">{escape(texts["button"])}</a></p>\n'
         f"<p>{escape(expiry)}</p>\n<p>{escape(texts['ignore'])}</p>\n</body></html>\n",
         subtype="html",
     )
+    # After the bodies: setting content replaces every Content-* header.
+    message["Content-Language"] = shown
     return message

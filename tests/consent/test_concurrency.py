@@ -24,10 +24,13 @@ def _write(url: str, keys: ConsentKeys, writer: int) -> None:
                 ledger.make_signed_tree_head(force=True)
             ledger.record(
                 EventInput(
-                    f"w{writer}-{i}@example.com", "marketing-email", "granted", "api",
+                    f"w{writer}-{i}@example.com",
+                    "marketing-email",
+                    "granted",
+                    "api",
                     Evidence(source=f"writer-{writer}"),
                 )
-            )  # fmt: skip
+            )
         ledger.record_many(
             [
                 EventInput(f"w{writer}-batch{i}@example.com", "marketing-email", "granted", "api")

@@ -20,14 +20,28 @@ def _proof_file(ledger: ConsentLedger, tmp_path: Path, *, disclose: bool = True)
     text = ledger.add_consent_text("marketing-email", "2026-01", "en", "We send offers weekly.")
     for i in range(25):
         ledger.record(
-            EventInput(f"other{i}@example.net", "marketing-email", "granted", "form",
-                       Evidence(source="shop", ip="198.51.100.1"))
-        )  # fmt: skip
+            EventInput(
+                f"other{i}@example.net",
+                "marketing-email",
+                "granted",
+                "form",
+                Evidence(source="shop", ip="198.51.100.1"),
+            )
+        )
     ledger.record(
-        EventInput("carol@example.org", "marketing-email", "granted", "form",
-                   Evidence(text_id=text.id, form_url="https://x.example/join",
-                            ip="203.0.113.9", user_agent="Firefox"))
-    )  # fmt: skip
+        EventInput(
+            "carol@example.org",
+            "marketing-email",
+            "granted",
+            "form",
+            Evidence(
+                text_id=text.id,
+                form_url="https://x.example/join",
+                ip="203.0.113.9",
+                user_agent="Firefox",
+            ),
+        )
+    )
     ledger.record(
         EventInput("carol@example.org", "marketing-email", "withdrawn", "one-click-unsubscribe")
     )
@@ -52,8 +66,11 @@ def test_verifier_cli_accepts_and_rejects(ledger: ConsentLedger, tmp_path: Path)
     path = _proof_file(ledger, tmp_path)
     ok = subprocess.run(
         [sys.executable, "-m", "consent.verify", str(path)],
-        cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("proof OK")
     tampered = json.loads(path.read_text())
@@ -61,8 +78,11 @@ def test_verifier_cli_accepts_and_rejects(ledger: ConsentLedger, tmp_path: Path)
     path.write_text(json.dumps(tampered))
     bad = subprocess.run(
         [sys.executable, "-m", "consent.verify", str(path)],
-        cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 1
     assert "not included in the signed tree" in bad.stderr
 
@@ -75,20 +95,30 @@ def test_verifier_runs_alone_without_sendgate_or_sqlalchemy(
     alone.mkdir()
     shutil.copy(REPO / "consent" / "verify.py", alone / "verify.py")
     result = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, runpy; sys.argv = ['verify.py', sys.argv[1]];"
-         "code = 0\n"
-         "try: runpy.run_path('verify.py', run_name='__main__')\n"
-         "except SystemExit as e: code = e.code\n"
-         "assert 'sqlalchemy' not in sys.modules and 'consent' not in sys.modules\n"
-         "sys.exit(code)", str(path)],
-        cwd=alone, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, runpy; sys.argv = ['verify.py', sys.argv[1]];"
+            "code = 0\n"
+            "try: runpy.run_path('verify.py', run_name='__main__')\n"
+            "except SystemExit as e: code = e.code\n"
+            "assert 'sqlalchemy' not in sys.modules and 'consent' not in sys.modules\n"
+            "sys.exit(code)",
+            str(path),
+        ],
+        cwd=alone,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     imported = subprocess.run(
         [sys.executable, "-c", "import sys, consent.verify; print('sqlalchemy' in sys.modules)"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert imported.stdout.strip() == "False"
 
 

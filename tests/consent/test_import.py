@@ -26,7 +26,8 @@ def _write(tmp_path: Path, body: str | bytes, name: str = "list.csv") -> Path:
     return path
 
 
-GOOD = """\ufeffEmail,consented_at,source,ip,consent_text_version,country,language,timezone,shoe_size
+HEADER = "\ufeffEmail,consented_at,source,ip,consent_text_version,country,language,timezone,"
+GOOD = HEADER + """shoe_size
 ann@example.com,2025-03-01T10:00:00+01:00,webshop,192.0.2.1,v1,DE,de-DE,Europe/Berlin,38
 ben@example.com,,,,,,,,
 not-an-email,2025-03-01,webshop,,,,,,

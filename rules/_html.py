@@ -13,7 +13,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -242,18 +242,19 @@ class _Walker:
             tag = node.tag or ""
             if tag.startswith(("-", "#")) or node.is_comment_node:
                 continue
-            span = self._tag_span(tag, node)
+            attributes = node.attributes
+            span = self._tag_span(tag, attributes)
             if tag in ACTIVE_ELEMENTS:
-                self.analysis.active.append(Element(tag, _describe_active(tag, node), *span))
+                self.analysis.active.append(Element(tag, _describe_active(tag, attributes), *span))
             if tag in NOT_RENDERED:
                 continue
-            child_style = self._style_of(tag, node, style)
+            child_style = self._style_of(tag, attributes, style)
             if tag == "a":
-                href = (node.attributes.get("href") or "").strip()
+                href = (attributes.get("href") or "").strip()
                 self.analysis.links.append(Link(href, "", *span))
-                child_style.link = len(self.analysis.links) - 1
+                child_style = replace(child_style, link=len(self.analysis.links) - 1)
             elif tag == "img":
-                self.analysis.images.append(Element("img", node.attributes.get("src") or "",
+                self.analysis.images.append(Element("img", attributes.get("src") or "",
                                                     *span))
             if tag in BLOCK_ELEMENTS:
                 self._append("\n")
@@ -304,7 +305,8 @@ class _Walker:
                 return start, end, False
         return None, None, False
 
-    def _tag_span(self, tag: str, node: LexborNode) -> tuple[int | None, int | None]:
+    def _tag_span(self, tag: str,
+                  attributes: dict[str, str | None]) -> tuple[int | None, int | None]:
         spans = self.scan.start_tags.get(tag)
         if not spans:
             return None, None
@@ -313,7 +315,7 @@ class _Walker:
             return None, None
         key = None
         if tag in ("a", "img", "iframe", "script"):
-            key = node.attributes.get("href") or node.attributes.get("src")
+            key = attributes.get("href") or attributes.get("src")
         if key:
             # The parser may clone or drop elements in broken markup: prefer the next
             # raw tag that carries the same attribute value.
@@ -324,10 +326,12 @@ class _Walker:
         self.tag_cursor[tag] = index + 1
         return spans[index][0], spans[index][1]
 
-    def _style_of(self, tag: str, node: LexborNode, parent: _Style) -> _Style:
+    def _style_of(self, tag: str, attributes: dict[str, str | None],
+                  parent: _Style) -> _Style:
+        if not attributes:
+            return parent  # styles are never mutated after creation, so sharing is safe
         style = _Style(parent.hidden, parent.font_px, parent.color, parent.background,
                        parent.link)
-        attributes = node.attributes
         if "hidden" in attributes and style.hidden is None:
             style.hidden = "hidden attribute"
         bgcolor = attributes.get("bgcolor")
@@ -436,8 +440,7 @@ def _contrast(a: RGB, b: RGB) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def _describe_active(tag: str, node: LexborNode) -> str:
-    attributes = node.attributes
+def _describe_active(tag: str, attributes: dict[str, str | None]) -> str:
     if tag == "form":
         return f"<form action={attributes.get('action') or ''!r}>"
     source = attributes.get("src") or attributes.get("data") or ""

@@ -29,8 +29,8 @@ DETECTOR_LANGUAGES = (
 # Paragraph chunks shorter than this are merged with neighbours before lingua sees them:
 # a few words are not enough to tell German from Dutch.
 _MIN_CHUNK = 120
-_MAX_CHUNKS = 60
-_MAX_DETECT_CHARS = 20000
+_MAX_CHUNKS = 30
+_MAX_DETECT_CHARS = 5000
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import spacy
 from spacy.language import Language
@@ -20,6 +21,11 @@ from spacy.util import compile_prefix_regex
 from spacy.vocab import Vocab
 
 from rules._packs import Rule
+
+# Languages whose tokens are whole words, so a word-set test can rule out a pattern.
+_SPACED_LANGUAGES = frozenset({"en", "de", "fr", "es", "ru"})
+_WORDS = re.compile(r"\w+|[^\w\s]")
+_PLAIN_WORD = re.compile(r"\w+|[^\w\s]")
 
 # French elision ("l'offre", "qu'il") splits off the article so "offre" matches.
 _FRENCH_ELISION = r"(?i:(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’])(?=\w)"
@@ -87,6 +93,13 @@ def make_blank_pipeline(language: str) -> Language:
     return spacy.blank(language)
 
 
+@dataclass(frozen=True)
+class _TokenRule:
+    rule_id: str
+    matcher: Matcher
+    requirements: tuple[tuple[frozenset[str], ...], ...] | None
+
+
 @dataclass
 class LanguagePipeline:
     """A blank pipeline and the matchers of every phrase/token rule for one language."""
@@ -94,7 +107,7 @@ class LanguagePipeline:
     language: str
     nlp: Language
     phrase_matcher: PhraseMatcher
-    token_matcher: Matcher
+    token_rules: tuple[_TokenRule, ...]
     rule_ids: frozenset[str]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -107,17 +120,22 @@ class LanguagePipeline:
             for match_id, start, end in self.phrase_matcher(doc):
                 span = doc[start:end]
                 found.append((strings[match_id], span.start_char, span.end_char, span.text))
-            token_matches = self.token_matcher(doc) if len(self.token_matcher) else []
-            for match_id, start, end in token_matches:
-                span = doc[start:end]
-                found.append((strings[match_id], span.start_char, span.end_char, span.text))
+            words = (set(_WORDS.findall(text.lower()))
+                     if self.token_rules and self.language in _SPACED_LANGUAGES else None)
+            for token_rule in self.token_rules:
+                if not _could_match(token_rule.requirements, words):
+                    continue
+                for match_id, start, end in token_rule.matcher(doc):
+                    span = doc[start:end]
+                    found.append((strings[match_id], span.start_char, span.end_char,
+                                  span.text))
         return found
 
 
 def build_pipeline(language: str, rules: Iterable[Rule]) -> LanguagePipeline:
     nlp = make_blank_pipeline(language)
     phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-    token_matcher = Matcher(nlp.vocab)
+    token_rules: list[_TokenRule] = []
     ids: set[str] = set()
     for rule in rules:
         if not rule.applies_to(language):
@@ -125,9 +143,46 @@ def build_pipeline(language: str, rules: Iterable[Rule]) -> LanguagePipeline:
         if rule.kind == "phrase":
             phrase_matcher.add(rule.id, [nlp.make_doc(p) for p in rule.patterns])
         elif rule.kind == "token":
-            token_matcher.add(rule.id, [list(p) for p in rule.patterns])
+            matcher = Matcher(nlp.vocab)
+            matcher.add(rule.id, [list(p) for p in rule.patterns])
+            token_rules.append(_TokenRule(rule.id, matcher, _requirements(rule.patterns)))
         else:
             continue
         ids.add(rule.id)
-    return LanguagePipeline(language, nlp, phrase_matcher, token_matcher, frozenset(ids))
+    return LanguagePipeline(language, nlp, phrase_matcher, tuple(token_rules), frozenset(ids))
 
+
+def _requirements(patterns: Iterable[Any]) -> tuple[tuple[frozenset[str], ...], ...] | None:
+    """Per pattern, the word sets a text must touch for the pattern to match.
+
+    spaCy's Matcher costs about a microsecond per token and pattern even when
+    nothing matches; testing the required literal words against the text's
+    word set first lets most mail skip it. Only values that are plain words or
+    a single punctuation mark count (they are tokens in any whitespace-
+    delimited language); a pattern without one disables the shortcut.
+    """
+    result: list[tuple[frozenset[str], ...]] = []
+    for pattern in patterns:
+        required: list[frozenset[str]] = []
+        for spec in pattern:
+            if spec.get("OP") in ("?", "*", "!"):
+                continue
+            for attr in ("LOWER", "TEXT", "ORTH", "NORM"):
+                value = spec.get(attr)
+                values = ([value] if isinstance(value, str)
+                          else value.get("IN") if isinstance(value, dict) else None)
+                if values and all(isinstance(v, str) and _PLAIN_WORD.fullmatch(v)
+                                  for v in values):
+                    required.append(frozenset(v.lower() for v in values))
+                    break
+        if not required:
+            return None
+        result.append(tuple(required))
+    return tuple(result)
+
+
+def _could_match(requirements: tuple[tuple[frozenset[str], ...], ...] | None,
+                 words: set[str] | None) -> bool:
+    if requirements is None or words is None:
+        return True
+    return any(all(words & needed for needed in pattern) for pattern in requirements)

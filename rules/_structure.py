@@ -56,7 +56,9 @@ class StructureContext:
 
 @lru_cache(maxsize=512)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+    """Params patterns are case-sensitive unless they say ``(?i)``: a US state code
+    or a UK postcode is only recognisable in capitals."""
+    return re.compile(pattern)
 
 
 def _collapsed(text: str) -> str:

@@ -19,12 +19,10 @@ from email.message import EmailMessage
 from typing import IO, Any
 
 from sqlalchemy import Boolean, String, column, delete, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import db
-from consent import crypto, importer, log, mail, merkle, transitions
+from consent import bulk, crypto, importer, log, mail, merkle, transitions
 from consent.errors import (
     FutureEvent,
     IllegalTransition,
@@ -457,10 +455,8 @@ class ConsentLedger:
                 }
             elif item.subject in existing_subjects and any(profile.values()):
                 profile_updates[item.subject] = {k: v for k, v in profile.items() if v}
-        if new_keys:
-            session.execute(insert(subject_keys), new_keys)
-        if new_subjects:
-            session.execute(insert(subjects), list(new_subjects.values()))
+        bulk.insert_rows(session, subject_keys, new_keys)
+        bulk.insert_rows(session, subjects, list(new_subjects.values()))
         for subject, values in profile_updates.items():
             session.execute(update(subjects).where(subjects.c.hmac == subject).values(**values))
         return keys
@@ -487,21 +483,8 @@ class ConsentLedger:
                 result[row["subject_hmac"]] = dict(row)
         return result
 
-    def _upsert(
-        self, session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]
-    ) -> None:
-        if not rows:
-            return
-        builder = pg_insert if self.database.backend == "postgresql" else sqlite_insert
-        statement = builder(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
-        )
-        session.execute(statement, rows)
-
     def _save_states(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        self._upsert(session, states, rows, ["subject_hmac", "purpose"])
+        bulk.insert_rows(session, states, rows, conflict_keys=["subject_hmac", "purpose"])
 
     def _save_suppressions(
         self, session: Session, changes: dict[str, dict[str, Any] | None]
@@ -509,11 +492,11 @@ class ConsentLedger:
         lifted = [subject for subject, row in changes.items() if row is None]
         for chunk in _chunks(lifted):
             session.execute(delete(suppressions).where(suppressions.c.subject_hmac.in_(chunk)))
-        self._upsert(
+        bulk.insert_rows(
             session,
             suppressions,
             [row for row in changes.values() if row is not None],
-            ["subject_hmac"],
+            conflict_keys=["subject_hmac"],
         )
 
     # ------------------------------------------------------------ double opt-in

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from consent import merkle
+from consent import bulk, merkle
 from consent.crypto import ConsentKeys
 from consent.models import events, tree_heads, tree_nodes
 from consent.records import LedgerVerification, SignedTreeHead
@@ -30,14 +30,18 @@ from consent.verify import (
 )
 
 EVENT_FORMAT_VERSION = 1
+_ZERO = timedelta(0)
 _CHUNK = 20_000
 # SQLite limits bound parameters per statement; node reads stay well below it.
-_NODE_READ_BATCH = 400
+_NODE_READ_BATCH = 200
 
 
 def format_timestamp(value: datetime) -> str:
     """The one text form of a timestamp inside hashed event JSON (UTC, microseconds, 'Z')."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(UTC)
+    # isoformat with fixed microseconds equals strftime("%Y-%m-%dT%H:%M:%S.%fZ"), faster.
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def event_document(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,9 +81,11 @@ def read_nodes(session: Session, ids: Sequence[merkle.NodeId]) -> dict[merkle.No
     found: dict[merkle.NodeId, bytes] = {}
     for start in range(0, len(ids), _NODE_READ_BATCH):
         chunk = list(ids[start : start + _NODE_READ_BATCH])
+        # One equality pair per node: both backends answer each from the primary key
+        # (a row-value IN list makes SQLite scan the table).
         rows = session.execute(
             select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(
-                tuple_(tree_nodes.c.level, tree_nodes.c.idx).in_(chunk)
+                or_(*(and_(tree_nodes.c.level == lv, tree_nodes.c.idx == ix) for lv, ix in chunk))
             )
         )
         for level, idx, value in rows:
@@ -105,19 +111,18 @@ def append(session: Session, rows: list[dict[str, Any]], recorded_at: datetime) 
         appender = merkle.TreeAppender(size, [stored[node] for node in frontier_ids])
     except KeyError as exc:
         raise RuntimeError(f"tree node {exc.args[0]} missing: run ledger verification") from None
-    nodes: list[dict[str, Any]] = []
+    nodes: list[tuple[int, int, bytes]] = []
     for offset, row in enumerate(rows):
         row["seq"] = size + offset
         row["recorded_at"] = recorded_at
         leaf = event_leaf(row)
         row["leaf_hash"] = leaf.hex()
-        nodes.extend(
-            {"level": level, "idx": idx, "hash": value}
-            for level, idx, value in appender.append(leaf)
-        )
+        nodes.extend(appender.append(leaf))
     if rows:
-        session.execute(insert(events), rows)
-        session.execute(insert(tree_nodes), nodes)
+        bulk.insert_rows(session, events, rows)
+        bulk.insert_rows(
+            session, tree_nodes, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
+        )
     return size
 
 

@@ -27,7 +27,9 @@ def _write(tmp_path: Path, body: str | bytes, name: str = "list.csv") -> Path:
 
 
 HEADER = "\ufeffEmail,consented_at,source,ip,consent_text_version,country,language,timezone,"
-GOOD = HEADER + """shoe_size
+GOOD = (
+    HEADER
+    + """shoe_size
 ann@example.com,2025-03-01T10:00:00+01:00,webshop,192.0.2.1,v1,DE,de-DE,Europe/Berlin,38
 ben@example.com,,,,,,,,
 not-an-email,2025-03-01,webshop,,,,,,
@@ -42,6 +44,7 @@ ann@example.com,2025-03-01T10:00:00+01:00,webshop,192.0.2.1,v1,DE,de-DE,Europe/B
 jo@example.com,2025-03-02,fair
 "ken@example.com","2025-03-02","fair, booth 4",,,fr,fr-CA,America/Toronto,
 """
+)
 
 
 def test_import_reports_each_rejected_line(ledger: ConsentLedger, tmp_path: Path) -> None:

@@ -350,3 +350,32 @@ def test_aware_timestamps_round_trip(ledger: ConsentLedger) -> None:
     assert event.occurred_at == moment
     assert ledger.timeline("k@example.com").events[0].occurred_at == moment
     assert ledger.verify().ok
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Plain@Example.COM", "first.last+tag@sub.example.co.uk", "o'hara@example.ie",
+        "x@localhost", "a..b@example.com", ".a@example.com", "a.@example.com", "a@b",
+        "user@exa_mple.com", "user@-example.com", "user@example..com", "Name <a@example.com>",
+        "\"quoted\"@example.com", "müller@example.de", "user@bücher.de", "a@[192.0.2.1]",
+        "x" * 64 + "@example.com", "x" * 65 + "@example.com",
+        "a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 61 + ".com",
+        "user@example.com.", "postmaster@example.invalid", "user@123.123.123.123",
+        "user@xn--bcher-kva.de", "USER@EXAMPLE.ORG ",
+    ],
+)  # fmt: skip
+def test_normalization_matches_email_validator(address: str) -> None:
+    import email_validator
+
+    from consent import normalize_email
+
+    try:
+        expected = email_validator.validate_email(
+            address.strip(), check_deliverability=False
+        ).normalized.lower()
+    except email_validator.EmailNotValidError:
+        with pytest.raises(InvalidEmail):
+            normalize_email(address)
+    else:
+        assert normalize_email(address) == expected

@@ -117,9 +117,37 @@ class HtmlAnalysis:
         if segment.raw_start is None or segment.raw_end is None:
             return None, None
         offset = start - self._offsets[index]
-        if segment.exact and offset + (end - start) <= len(segment.text):
+        if offset + (end - start) > len(segment.text):
+            return segment.raw_start, segment.raw_end
+        if segment.exact:
             return segment.raw_start + offset, segment.raw_start + offset + (end - start)
-        return segment.raw_start, segment.raw_end
+        positions = _decoded_positions(self.source[segment.raw_start:segment.raw_end],
+                                       segment.text)
+        if positions is None:
+            return segment.raw_start, segment.raw_end
+        return (segment.raw_start + positions[offset],
+                segment.raw_start + positions[offset + (end - start)])
+
+
+_CHARREF = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
+
+
+def _decoded_positions(raw: str, decoded: str) -> list[int] | None:
+    """For each offset in ``decoded`` (and its end), the offset in ``raw`` it came
+    from, where ``decoded`` is ``raw`` with character references resolved.
+    ``None`` when the two do not line up (then callers locate the whole run)."""
+    positions: list[int] = []
+    index = 0
+    for match in _CHARREF.finditer(raw):
+        positions.extend(range(index, match.start()))
+        replacement = html_lib.unescape(match.group(0))
+        positions.extend([match.start()] * len(replacement))
+        index = match.end()
+    positions.extend(range(index, len(raw)))
+    positions.append(len(raw))
+    if len(positions) != len(decoded) + 1:
+        return None
+    return positions
 
 
 @dataclass

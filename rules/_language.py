@@ -40,28 +40,59 @@ class LanguageShare:
 
 
 class LanguageDetection:
-    """Builds the lingua detector once (first use) and classifies text by paragraph."""
+    """Classifies text by paragraph with two lingua detectors built once.
+
+    The low-accuracy detector (trigram models) loads in tens of milliseconds and
+    is reliable from about 120 characters, the chunk size used here. Shorter
+    text (a short mail, a lone subject) needs the high-accuracy models, which
+    take about two seconds to load; they load on a background thread (lingua
+    releases the GIL while loading) and only a short text scored before they
+    are ready waits for them.
+    """
 
     def __init__(self) -> None:
-        self._detector: LanguageDetector | None = None
+        self._fast: LanguageDetector | None = None
+        self._accurate: LanguageDetector | None = None
+        self._accurate_ready = threading.Event()
         self._lock = threading.Lock()
-
-    def _lingua(self) -> LanguageDetector:
-        if self._detector is None:
-            with self._lock:
-                if self._detector is None:
-                    # Low-accuracy mode (trigram models only) loads in tens of
-                    # milliseconds instead of about two seconds; lingua documents it
-                    # as reliable from about 120 characters, the chunk size below.
-                    self._detector = (LanguageDetectorBuilder
-                                      .from_languages(*DETECTOR_LANGUAGES)
-                                      .with_low_accuracy_mode()
-                                      .with_preloaded_language_models()
-                                      .build())
-        return self._detector
+        self._loader: threading.Thread | None = None
 
     def warm_up(self) -> None:
-        self._lingua()
+        self._fast_detector()
+        self._start_accurate_loader()
+
+    def _fast_detector(self) -> LanguageDetector:
+        if self._fast is None:
+            with self._lock:
+                if self._fast is None:
+                    self._fast = (LanguageDetectorBuilder
+                                  .from_languages(*DETECTOR_LANGUAGES)
+                                  .with_low_accuracy_mode()
+                                  .with_preloaded_language_models()
+                                  .build())
+        return self._fast
+
+    def _start_accurate_loader(self) -> None:
+        with self._lock:
+            if self._loader is None:
+                self._loader = threading.Thread(target=self._load_accurate,
+                                                name="lingua-models", daemon=True)
+                self._loader.start()
+
+    def _load_accurate(self) -> None:
+        try:
+            self._accurate = (LanguageDetectorBuilder
+                              .from_languages(*DETECTOR_LANGUAGES)
+                              .with_preloaded_language_models()
+                              .build())
+        finally:
+            self._accurate_ready.set()
+
+    def _accurate_detector(self) -> LanguageDetector:
+        self._start_accurate_loader()
+        self._accurate_ready.wait()
+        # If loading failed, the fast detector is the best there is.
+        return self._accurate if self._accurate is not None else self._fast_detector()
 
     def shares(self, text: str) -> list[LanguageShare]:
         """Languages in ``text`` with how many letters each holds, largest first."""
@@ -93,7 +124,7 @@ class LanguageDetection:
                 chunks[-1] = f"{chunks[-1]}\n{pending}"
             else:
                 chunks.append(pending)
-        for chunk, language in zip(chunks, self._classify(_sample(chunks)), strict=False):
+        for chunk, language in zip(chunks, self._classify(_sample(chunks)), strict=True):
             if language is not None:
                 counts[language] += len(_ALPHA_NON_CJK.findall(chunk))
         return [LanguageShare(code, chars) for code, chars in counts.most_common() if chars]
@@ -101,7 +132,18 @@ class LanguageDetection:
     def _classify(self, chunks: list[str]) -> list[str | None]:
         if not chunks:
             return []
-        detected = self._lingua().detect_languages_in_parallel_of(chunks)
+        detected: list[Language | None] = [None] * len(chunks)
+        long_chunks = [i for i, chunk in enumerate(chunks) if len(chunk) >= _MIN_CHUNK]
+        short_chunks = [i for i, chunk in enumerate(chunks) if 0 < len(chunk) < _MIN_CHUNK]
+        if long_chunks:
+            found = self._fast_detector().detect_languages_in_parallel_of(
+                [chunks[i] for i in long_chunks])
+            for index, language in zip(long_chunks, found, strict=True):
+                detected[index] = language
+        if short_chunks:
+            accurate = self._accurate_detector()
+            for index in short_chunks:
+                detected[index] = accurate.detect_language_of(chunks[index])
         return [lang.iso_code_639_1.name.lower() if lang is not None else None
                 for lang in detected]
 

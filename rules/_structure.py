@@ -356,7 +356,7 @@ def emoji_storm(ctx: StructureContext, params: Params) -> list[Detection]:
         return []
     first = emojis[0]
     if location_part == "html" and ctx.html is not None:
-        start, end = ctx.html.raw_span(first.start(), first.end())
+        start, end = ctx.html.raw_span(first.start(), emojis[-1].end())
         location = Location("html", start, end)
     else:
         location = Location(location_part, first.start(), emojis[-1].end())  # type: ignore[arg-type]

@@ -20,12 +20,17 @@ except ImportError:  # pragma: no cover - depends on the Python build
     _sre = None
     _sre_parse = None
 
-# A literal shorter than this is too common to be worth testing (except non-ASCII ones).
+# A literal shorter than this is too common to be worth testing, unless it holds a
+# character that ordinary prose rarely uses ("@" of a mail address, "+" of a phone number).
 _MIN_ASCII_LENGTH = 3
+_RARE_CHARACTERS = frozenset("@#%&*+=<>[]{}|~^`\\")
 
 
 def _score(options: frozenset[str]) -> int:
-    return min((len(o) * (1 if o.isascii() else 3) for o in options), default=0)
+    return min(
+        (len(o) * (1 if o.isascii() and not _RARE_CHARACTERS & set(o) else 3) for o in options),
+        default=0,
+    )
 
 
 _MAX_OPTIONS = 16
@@ -99,9 +104,17 @@ def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
         return None
     if not options:
         return None
-    if any(o.isascii() and len(o) < _MIN_ASCII_LENGTH for o in options):
+    if any(_too_common(o) for o in options):
         return None
     return options
+
+
+def _too_common(literal: str) -> bool:
+    return (
+        literal.isascii()
+        and len(literal) < _MIN_ASCII_LENGTH
+        and not any(c in _RARE_CHARACTERS for c in literal)
+    )
 
 
 @dataclass(frozen=True)

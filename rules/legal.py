@@ -290,11 +290,22 @@ def jurisdictions() -> tuple[Jurisdiction, ...]:
     return load_jurisdictions()
 
 
+def reader_text(parsed: ParsedTemplate) -> str:
+    """The body text a reader sees: the HTML's visible text and the text part.
+
+    A text part that only repeats the visible text (after white space) is read once, as
+    most generated text parts do; the checks would find the same things twice.
+    """
+    if parsed.text and " ".join(parsed.text.split()) == " ".join(parsed.visible_text.split()):
+        return parsed.visible_text
+    return parsed.body_text
+
+
 class MessageView:
     """The parts of a message the element checks read, extracted once per message."""
 
     def __init__(self, parsed: ParsedTemplate) -> None:
-        self.body = parsed.body_text
+        self.body = reader_text(parsed)
         self.body_lowered = self.body.lower()
         self.hrefs: list[str] = []
         self.link_texts: list[str] = []

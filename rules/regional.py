@@ -32,7 +32,7 @@ from babel.numbers import get_territory_currencies, list_currencies
 
 from rules._datafile import DataFileError, load_mapping
 from rules._occasions import Occasion, catalogue, observance
-from rules.legal import assess_legal
+from rules.legal import assess_legal, jurisdictions, reader_text
 from rules.model import Finding, ParsedTemplate
 
 SEND_TIME_FILE = Path(__file__).parent / "data" / "send_time.yaml"
@@ -462,6 +462,24 @@ def _send_time_findings(send_at: datetime, countries: tuple[str, ...]) -> list[F
     ]
 
 
+def preload(countries: Iterable[str] = (), when: datetime | None = None) -> None:
+    """Load and validate every data file now, and warm the calendars of ``countries``.
+
+    The first :func:`assess` otherwise pays for this (about 0.2 s); a relay calls this at
+    start-up so that a malformed data file stops it there, not on the first message.
+    """
+    catalogue()
+    currency_matcher()
+    send_window()
+    jurisdictions()
+    years = _years(when)
+    for country in validate_countries(countries):
+        country_languages(country)
+        country_zones(country)
+        for occasion_id in catalogue().occasions:
+            observance(occasion_id, country, years)
+
+
 def _straight_apostrophes(text: str) -> str:
     # Names are written with typographic apostrophes ("Mother’s Day") as often as with '.
     for apostrophe in _APOSTROPHES:
@@ -517,7 +535,7 @@ def assess(parsed: ParsedTemplate) -> list[Finding]:
         # Calendars and time-zone arithmetic break at the ends of the datetime range.
         parsed = replace(parsed, send_at=None)
     if targets:
-        content = _straight_apostrophes(f"{parsed.subject}\n{parsed.body_text}")
+        content = _straight_apostrophes(f"{parsed.subject}\n{reader_text(parsed)}")
         findings.extend(_holiday_findings(content, targets, parsed.send_at))
         findings.extend(_language_findings(parsed.languages, targets))
         on = (parsed.send_at or datetime.now(UTC)).date()

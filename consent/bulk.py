@@ -65,16 +65,22 @@ def insert_rows(
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in conflict_keys)
             statement += f" ON CONFLICT ({', '.join(conflict_keys)}) DO UPDATE SET {updates}"
         converters = [(c.name, _converter(c)) for c in table.columns if c.name in columns]
-        plain = [name for name, convert in converters if convert is None]
-        if len(plain) == len(converters):
+        if all(convert is None for _, convert in converters):
             values = [tuple(row[c] for c in columns) for row in rows]
         else:
+            # A batch shares a handful of timestamps (its clock reading): convert each once.
+            memo: dict[Any, Any] = {}
+
+            def cell(value: Any, convert: Any) -> Any:
+                if convert is None or value is None:
+                    return value
+                key = (convert, value)
+                if key not in memo:
+                    memo[key] = convert(value)
+                return memo[key]
+
             values = [
-                tuple(
-                    row[name] if convert is None else convert(row[name])
-                    for name, convert in converters
-                )
-                for row in rows
+                tuple(cell(row[name], convert) for name, convert in converters) for row in rows
             ]
         connection.exec_driver_sql(statement, values)
         return

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import IO, Any
 
-from sqlalchemy import Boolean, String, column, delete, insert, select, text, update
+from sqlalchemy import Boolean, String, bindparam, column, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import db
@@ -877,14 +877,17 @@ class ConsentLedger:
         with self.database.session() as session:
             months = self._require_purpose(session, purpose, "purpose")
             cutoff = months_before(moment, months)
-            found: dict[str, tuple[Any, ...]] = {}
-            for subject, status, granted_at, has_evidence, reason in session.execute(
-                self._eligibility_query(),
-                self._audience_parameter(list(by_subject)) | {"purpose": purpose},
-            ):
-                found[subject] = (status, granted_at, has_evidence, reason)
+            found: dict[str, tuple[Any, ...]] = {
+                subject: (status, stale, has_evidence, reason)
+                for subject, status, stale, has_evidence, reason in session.execute(
+                    self._eligibility_query(),
+                    self._audience_parameter(list(by_subject))
+                    | {"purpose": purpose, "cutoff": cutoff},
+                ).all()
+            }
+        unknown = (None, None, None, None)
         for subject, given in by_subject.items():
-            status, granted_at, has_evidence, reason = found.get(subject, (None, None, None, None))
+            status, stale, has_evidence, reason = found.get(subject, unknown)
             verdict: ExclusionReason | None
             if reason == "erased" or status == "erased":
                 verdict = "erased"
@@ -896,7 +899,7 @@ class ConsentLedger:
                 verdict = "unconfirmed"
             elif status in ("withdrawn", "expired"):
                 verdict = status
-            elif granted_at is not None and _aware(granted_at) < cutoff:
+            elif stale:
                 verdict = "expired"
             elif not has_evidence and not allow_without_evidence:
                 verdict = "no-evidence"
@@ -921,19 +924,25 @@ class ConsentLedger:
             audience = "SELECT h FROM unnest(CAST(:audience AS text[])) AS a(h)"
         else:
             audience = "SELECT value AS h FROM json_each(:audience)"
-        return text(
-            f"""
-            SELECT a.h, s.status, s.granted_at, s.has_evidence, x.reason
+        # Only audience members the ledger knows come back; the rest have no consent.
+        return (
+            text(
+                f"""
+            SELECT a.h, s.status, s.granted_at < :cutoff, s.has_evidence, x.reason
             FROM ({audience}) AS a
             LEFT JOIN consent_state AS s ON s.subject_hmac = a.h AND s.purpose = :purpose
             LEFT JOIN consent_suppressions AS x ON x.subject_hmac = a.h
+            WHERE s.subject_hmac IS NOT NULL OR x.subject_hmac IS NOT NULL
             """  # noqa: S608 - only the backend-specific table expression is interpolated
-        ).columns(
-            column("h", String),
-            column("status", String),
-            column("granted_at", db.UTCDateTime),
-            column("has_evidence", Boolean),
-            column("reason", String),
+            )
+            .bindparams(bindparam("cutoff", type_=db.UTCDateTime))
+            .columns(
+                column("h", String),
+                column("status", String),
+                column("stale", Boolean),
+                column("has_evidence", Boolean),
+                column("reason", String),
+            )
         )
 
     # ------------------------------------------------------------ lookups

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         SuppressionRecord,
         TimelineEvent,
         TokenInfo,
+        jsonable,
     )
     from consent.verify import ProofInvalid, verify_proof
 
@@ -75,7 +76,7 @@ _EXPORTS = {
         "ACTIONS", "METHODS", "ConsentSettings", "ConsentTextRecord", "Eligibility", "EventInput",
         "Evidence", "ImportResult", "LedgerVerification", "OptInRequest", "PurposeRecord",
         "PurposeState", "RecordedEvent", "RejectedRow", "SignedTreeHead", "SubjectTimeline",
-        "SuppressionRecord", "TimelineEvent", "TokenInfo",
+        "SuppressionRecord", "TimelineEvent", "TokenInfo", "jsonable",
     ),
     "consent.verify": ("ProofInvalid", "verify_proof"),
 }  # fmt: skip
@@ -122,6 +123,7 @@ __all__ = [
     "UnknownConsentText",
     "UnknownMethod",
     "UnknownPurpose",
+    "jsonable",
     "normalize_email",
     "subject_hmac",
     "verify_proof",

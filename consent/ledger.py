@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import dataclasses
 import ipaddress
 import json
 import os
@@ -716,7 +717,7 @@ class ConsentLedger:
             raise TokenInvalid("token", "malformed token")
         evidence = evidence or Evidence()
         if payload.get("c") is not None and evidence.campaign_id is None:
-            evidence = Evidence(**{**evidence.__dict__, "campaign_id": str(payload["c"])})
+            evidence = dataclasses.replace(evidence, campaign_id=str(payload["c"]))
         now = db.utcnow()
         with self.database.session() as session:
             db.serialize(session, LEDGER_LOCK)
@@ -1195,10 +1196,6 @@ class ConsentLedger:
             check_deliverability=check_deliverability,
             batch_size=batch_size or self.settings.import_batch_size,
         )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _recorded(row: dict[str, Any]) -> RecordedEvent:

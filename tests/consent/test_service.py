@@ -379,3 +379,18 @@ def test_normalization_matches_email_validator(address: str) -> None:
             normalize_email(address)
     else:
         assert normalize_email(address) == expected
+
+
+def test_timeline_serialises_to_json(ledger: ConsentLedger) -> None:
+    import json
+
+    from consent import jsonable
+
+    ledger.record(EventInput("m@example.com", PURPOSE, "granted", "api", Evidence(source="s")))
+    document = json.loads(json.dumps(jsonable(ledger.timeline("m@example.com"))))
+    assert document["email"] == "m@example.com"
+    assert document["states"][0]["status"] == "active"
+    assert document["events"][0]["occurred_at"].endswith("Z")
+    eligibility = jsonable(ledger.eligibility(["m@example.com", "n@example.com"], PURPOSE))
+    assert eligibility["eligible"] == ["m@example.com"]
+    assert eligibility["excluded"] == {"n@example.com": "no-consent"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,6 +335,18 @@ def test_unsubscribe_link_applies_without_target_countries():
 def test_postal_addresses_are_recognised(address):
     html = f'<p>News.</p><p>{address}</p><p><a href="https://x.example/unsubscribe">x</a></p>'
     assert not by_code(assess(us(html)), "LEGAL_US_POSTAL_ADDRESS_MISSING")
+
+
+def test_address_run_into_the_next_inline_element_is_recognised():
+    # Visible text joins inline elements without a space: "...IL 62701Unsubscribe".
+    html = ('<p>New.</p><p>Acme Inc., 123 Main St, Springfield, IL 62701</p>'
+            '<a href="https://a.example/unsubscribe">Unsubscribe</a>')
+    joined = "New.\nAcme Inc., 123 Main St, Springfield, IL 62701Unsubscribe"
+    parsed = dataclasses.replace(us(html), visible_text=joined)
+    assert not by_code(assess(parsed), "LEGAL_US_POSTAL_ADDRESS_MISSING")
+    joined = "Maple Goods Ltd., 100 King St W, Toronto, ON M5H 1A1Unsubscribe info@maple.example"
+    canadian = dataclasses.replace(parsed, countries=("CA",), visible_text=joined)
+    assert not by_code(assess(canadian), "LEGAL_CA_IDENTIFICATION_MISSING")
 
 
 @pytest.mark.parametrize(

@@ -500,7 +500,7 @@ def assess(parsed: ParsedTemplate) -> list[Finding]:
     findings: list[Finding] = []
     countries: list[str] = []
     unknown: list[str] = []
-    for raw in parsed.countries:
+    for raw in parsed.countries or ():
         code = str(raw).strip().upper()
         if code in known_countries():
             if code not in countries:
@@ -517,23 +517,34 @@ def assess(parsed: ParsedTemplate) -> list[Finding]:
             )
         )
     targets = tuple(countries)
-    if (
-        parsed.send_at is not None
-        and not _PLAUSIBLE_SEND_YEARS[0] <= parsed.send_at.year <= (_PLAUSIBLE_SEND_YEARS[1])
+    send_at = parsed.send_at
+    if send_at is not None and (
+        not isinstance(send_at, datetime)
+        or not _PLAUSIBLE_SEND_YEARS[0] <= send_at.year <= _PLAUSIBLE_SEND_YEARS[1]
     ):
+        shown = send_at.isoformat() if isinstance(send_at, datetime) else repr(send_at)
         findings.append(
             Finding(
                 code="REGION_SEND_TIME_OUT_OF_RANGE",
                 severity="info",
-                message=(
-                    f"The send time {parsed.send_at.isoformat()} is implausible; it was ignored."
-                ),
+                message=f"The send time {shown} is not a plausible date-time; it was ignored.",
                 countries=targets,
                 remediation="Give the planned send time as an aware ISO 8601 date-time.",
             )
         )
         # Calendars and time-zone arithmetic break at the ends of the datetime range.
-        parsed = replace(parsed, send_at=None)
+        send_at = None
+    # The engine fills every field; callers building a ParsedTemplate by hand may leave
+    # None where text is expected, which must not turn into an exception here.
+    parsed = replace(
+        parsed,
+        subject=parsed.subject or "",
+        html=parsed.html or "",
+        text=parsed.text or "",
+        visible_text=parsed.visible_text or "",
+        languages=tuple(str(code) for code in parsed.languages or () if code),
+        send_at=send_at,
+    )
     if targets:
         content = _straight_apostrophes(f"{parsed.subject}\n{reader_text(parsed)}")
         findings.extend(_holiday_findings(content, targets, parsed.send_at))

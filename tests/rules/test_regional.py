@@ -10,6 +10,7 @@ import pytest
 
 from rules._datafile import DataFileError
 from rules._occasions import OCCASIONS_FILE, _load_catalogue
+from rules.model import ParsedTemplate
 from rules.regional import UnknownCountryError, assess, validate_countries
 from tests.rules.regional_templates import US_FOOTER, by_code, codes, template
 
@@ -278,6 +279,14 @@ def test_unknown_countries_are_skipped_with_an_info_finding():
 )
 def test_odd_input_does_not_raise(parsed):
     assert isinstance(assess(parsed), list)
+
+
+def test_missing_fields_and_a_non_datetime_send_time_do_not_raise():
+    parsed = ParsedTemplate(subject=None, html=None, text=None, visible_text=None,  # type: ignore[arg-type]
+                            languages=(None,), countries=("DE",), send_at="tomorrow")  # type: ignore[arg-type]
+    findings = assess(parsed)
+    assert single(findings, "REGION_SEND_TIME_OUT_OF_RANGE").severity == "info"
+    assert by_code(findings, "REGION_LANGUAGE_UNDETECTED")
 
 
 @pytest.mark.parametrize("send_at", [datetime(1, 1, 1, tzinfo=UTC),

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rules._datafile import DataFileError
-from rules._occasions import OCCASIONS_FILE, _load_catalogue
+from rules._occasions import OCCASIONS_FILE, _load_catalogue, catalogue
 from rules.model import ParsedTemplate
 from rules.regional import UnknownCountryError, assess, validate_countries
 from tests.rules.regional_templates import US_FOOTER, by_code, codes, template
@@ -115,6 +115,54 @@ def test_occasions_observed_or_not(subject, language, observed, not_observed):
                       countries=(observed, not_observed), send_at=NOON_UTC)
     finding = single(assess(parsed), "REGION_HOLIDAY_NOT_OBSERVED")
     assert finding.countries == (not_observed,)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "Happy Thanksgiving! 25% off all pies."),
+        ("de", "Zum Thanksgiving: 25 % auf alle Kuchen."),
+        ("fr", "Joyeuse Action de grâce : -25 % sur les tartes."),
+        ("es", "¡Feliz Día de Acción de Gracias! 25 % en tartas."),
+        ("ru", "С Днём благодарения! Скидка 25% на пироги."),
+        ("zh", "感恩节快乐！全场派七五折。"),
+        ("ja", "感謝祭セール：パイが25%オフ"),
+        ("ko", "추수감사절 특가: 파이 25% 할인"),
+    ],
+)
+def test_thanksgiving_is_recognised_in_eight_languages(language, text):
+    parsed = template(text, f"<p>{text}</p>", languages=(language,), countries=("US", "GB"))
+    finding = single(assess(parsed), "REGION_HOLIDAY_NOT_OBSERVED")
+    assert finding.countries == ("GB",)
+    assert "Thanksgiving" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "label"),
+    [
+        ("en", "Black Friday starts now", "Black Friday"),
+        ("de", "Black-Friday-Angebote: nur heute", "Black Friday"),
+        ("fr", "Offres du Vendredi noir", "Black Friday"),
+        ("es", "Ofertas de Viernes Negro", "Black Friday"),
+        ("ru", "Скидки в Чёрную пятницу", "Black Friday"),
+        ("ja", "ブラックフライデーセール開催中", "Black Friday"),
+        ("ko", "블랙 프라이데이 특가", "Black Friday"),
+        ("en", "Merry Xmas and a happy new year", "Christmas"),
+        ("de", "Frohe Weihnachten! Geschenkideen", "Christmas"),
+        ("es", "Regalos de Navidad", "Christmas"),
+        ("zh", "圣诞节礼物精选", "Christmas"),
+        ("ja", "クリスマスギフト特集", "Christmas"),
+        ("ko", "크리스마스 선물 추천", "Christmas"),
+        ("fr", "Fête des mères : offrez des fleurs", "Mother's Day"),
+        ("es", "Regalos para el Día de la Madre", "Mother's Day"),
+        ("ru", "Подарки ко Дню матери", "Mother's Day"),
+        ("zh", "母亲节快乐", "Mother's Day"),
+        ("ja", "母の日ギフト", "Mother's Day"),
+    ],
+)
+def test_occasion_names_in_many_languages(language, text, label):
+    mentioned = catalogue().mentioned(text)
+    assert [catalogue().occasions[o].label for o in mentioned] == [label]
 
 
 def test_ordinary_words_are_not_occasions():

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import holidays
-import yaml
 from dateutil.easter import easter
 
-from rules._datafile import DataFileError
+from rules._datafile import DataFileError, load_mapping
 from rules._prefilter import FilteredPattern
 
 OCCASIONS_FILE = Path(__file__).parent / "data" / "occasions.yaml"
@@ -123,30 +122,26 @@ class Catalogue:
         return found
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+def _compile(path: Path, pattern: str, where: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
-        raise DataFileError(
-            OCCASIONS_FILE, where, f"bad regular expression {pattern!r}: {exc}"
-        ) from exc
+        raise DataFileError(path, where, f"bad regular expression {pattern!r}: {exc}") from exc
 
 
-def _date_rule(raw: Any, where: str) -> DateRule:
+def _date_rule(path: Path, raw: Any, where: str) -> DateRule:
     if not isinstance(raw, dict) or raw.get("rule") not in _DATE_RULE_KEYS:
-        raise DataFileError(OCCASIONS_FILE, where, f"rule must be one of {sorted(_DATE_RULE_KEYS)}")
+        raise DataFileError(path, where, f"rule must be one of {sorted(_DATE_RULE_KEYS)}")
     kind = raw["rule"]
     keys = set(raw) - {"rule"}
     required = _DATE_RULE_KEYS[kind]
     if missing := required - keys:
-        raise DataFileError(OCCASIONS_FILE, where, f"missing {sorted(missing)}")
+        raise DataFileError(path, where, f"missing {sorted(missing)}")
     if unknown := keys - required - _DATE_RULE_OPTIONAL:
-        raise DataFileError(OCCASIONS_FILE, where, f"unknown keys {sorted(unknown)}")
+        raise DataFileError(path, where, f"unknown keys {sorted(unknown)}")
     weekday = raw.get("weekday", "mon")
     if weekday not in _WEEKDAYS:
-        raise DataFileError(
-            OCCASIONS_FILE, where, f"weekday {weekday!r} is not one of {list(_WEEKDAYS)}"
-        )
+        raise DataFileError(path, where, f"weekday {weekday!r} is not one of {list(_WEEKDAYS)}")
     rule = DateRule(
         kind=kind,
         month=int(raw.get("month", 0)),
@@ -160,7 +155,7 @@ def _date_rule(raw: Any, where: str) -> DateRule:
     try:
         rule.on(2024)
     except ValueError as exc:
-        raise DataFileError(OCCASIONS_FILE, where, f"impossible date: {exc}") from exc
+        raise DataFileError(path, where, f"impossible date: {exc}") from exc
     return rule
 
 
@@ -180,12 +175,8 @@ def _name_pattern(language: str, pattern: str) -> str:
 
 
 def _load_catalogue(path: Path) -> Catalogue:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if (
-        not isinstance(raw, dict)
-        or set(raw) != {"occasions"}
-        or not isinstance(raw["occasions"], list)
-    ):
+    raw = load_mapping(path)
+    if set(raw) != {"occasions"} or not isinstance(raw["occasions"], list):
         raise DataFileError(path, "top level", "expected a mapping with a single 'occasions' list")
     occasions: dict[str, Occasion] = {}
     name_patterns: dict[str, tuple[FilteredPattern, ...]] = {}
@@ -214,14 +205,16 @@ def _load_catalogue(path: Path) -> Catalogue:
                 raise DataFileError(path, where, f"names: unsupported language {language!r}")
             for pattern in patterns:
                 full = _name_pattern(language, pattern)
-                _compile(full, f"{where} names.{language}")
+                _compile(path, full, f"{where} names.{language}")
                 compiled_names.append(FilteredPattern.compile(full, re.IGNORECASE))
         name_patterns[occasion_id] = tuple(compiled_names)
         holiday_names = tuple(
-            _compile(p, f"{where} holiday_names") for p in entry.get("holiday_names") or ()
+            _compile(path, p, f"{where} holiday_names") for p in entry.get("holiday_names") or ()
         )
         dates = {
-            _country(path, f"{where} dates", country): _date_rule(rule, f"{where} dates.{country}")
+            _country(path, f"{where} dates", country): _date_rule(
+                path, rule, f"{where} dates.{country}"
+            )
             for country, rule in (entry.get("dates") or {}).items()
         }
         observed_in = frozenset(
@@ -280,11 +273,6 @@ def _holiday_names(country: str, year: int) -> tuple[tuple[str, date], ...]:
         for name in names.split("; "):
             pairs.append((_QUALIFIER.sub("", name).strip(), day))
     return tuple(pairs)
-
-
-def has_calendar(country: str) -> bool:
-    """Whether the holidays library gives a readable calendar for ``country``."""
-    return _calendar_language(country)[0]
 
 
 @lru_cache(maxsize=8192)

@@ -11,7 +11,8 @@ send time of a :class:`~rules.model.ParsedTemplate`, and returns findings:
   date of an occasion that a target country observes on another date (Mother's Day);
 - ``REGION_LANGUAGE_MISMATCH`` (warn) / ``REGION_LANGUAGE_UNDETECTED`` (info);
 - ``REGION_CURRENCY_MISMATCH`` (warn): amounts only in currencies a country does not use;
-- ``REGION_SEND_TIME_NIGHT`` (warn) / ``REGION_SEND_TIME_NO_TIMEZONE`` (info);
+- ``REGION_SEND_TIME_NIGHT`` (warn) / ``REGION_SEND_TIME_NO_TIMEZONE`` and
+  ``REGION_SEND_TIME_OUT_OF_RANGE`` (info: the send time could not be used);
 - ``REGION_UNKNOWN_COUNTRY`` (info): a target country code that is not ISO 3166-1;
 - the commercial-email law findings of :mod:`rules.legal` (block).
 """
@@ -45,7 +46,8 @@ _NOT_COUNTRIES = frozenset(
     {"AC", "CP", "CQ", "DG", "EA", "IC", "TA", "EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
 )
 _COMMON_MISTAKES = {"UK": "GB", "EL": "GR"}
-# An occasion counts as "around" the send date from this many days after it.
+# A send this many days after an occasion's date still counts as timed for it (late
+# greetings, "last chance" mails); before the date, the occasion's lead_days apply.
 _DATE_GRACE_DAYS = 3
 _PLAUSIBLE_SEND_YEARS = (1970, 2200)
 _APOSTROPHES = ("’", "‘", "ʼ", "＇")

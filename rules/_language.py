@@ -19,6 +19,8 @@ from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CJK_ANY = re.compile(
+    r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
 _ALPHA_NON_CJK = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
 _PARAGRAPHS = re.compile(r"\n\s*|\r\n?\s*|(?<=[.!?。！？])\s{2,}")
 
@@ -29,8 +31,7 @@ DETECTOR_LANGUAGES = (
 # Paragraph chunks shorter than this are merged with neighbours before lingua sees them:
 # a few words are not enough to tell German from Dutch.
 _MIN_CHUNK = 120
-_MAX_CHUNKS = 30
-_MAX_DETECT_CHARS = 5000
+_MAX_DETECT_CHARS = 3000
 
 
 @dataclass(frozen=True)
@@ -40,26 +41,25 @@ class LanguageShare:
 
 
 class LanguageDetection:
-    """Classifies text by paragraph with two lingua detectors built once.
+    """Classifies text by paragraph with two lingua detectors, each built once.
 
     The low-accuracy detector (trigram models) loads in tens of milliseconds and
-    is reliable from about 120 characters, the chunk size used here. Shorter
-    text (a short mail, a lone subject) needs the high-accuracy models, which
-    take about two seconds to load; they load on a background thread (lingua
-    releases the GIL while loading) and only a short text scored before they
-    are ready waits for them.
+    is reliable from about 120 characters, the chunk size used here. A text
+    that is short as a whole (a short mail, a lone subject) needs the
+    high-accuracy models, which take about two seconds to load and hold the
+    GIL meanwhile; they are loaded on the first such text, or up front with
+    ``warm_up(short_texts=True)``.
     """
 
     def __init__(self) -> None:
         self._fast: LanguageDetector | None = None
         self._accurate: LanguageDetector | None = None
-        self._accurate_ready = threading.Event()
         self._lock = threading.Lock()
-        self._loader: threading.Thread | None = None
 
-    def warm_up(self) -> None:
+    def warm_up(self, *, short_texts: bool = False) -> None:
         self._fast_detector()
-        self._start_accurate_loader()
+        if short_texts:
+            self._accurate_detector()
 
     def _fast_detector(self) -> LanguageDetector:
         if self._fast is None:
@@ -72,39 +72,30 @@ class LanguageDetection:
                                   .build())
         return self._fast
 
-    def _start_accurate_loader(self) -> None:
-        with self._lock:
-            if self._loader is None:
-                self._loader = threading.Thread(target=self._load_accurate,
-                                                name="lingua-models", daemon=True)
-                self._loader.start()
-
-    def _load_accurate(self) -> None:
-        try:
-            self._accurate = (LanguageDetectorBuilder
-                              .from_languages(*DETECTOR_LANGUAGES)
-                              .with_preloaded_language_models()
-                              .build())
-        finally:
-            self._accurate_ready.set()
-
     def _accurate_detector(self) -> LanguageDetector:
-        self._start_accurate_loader()
-        self._accurate_ready.wait()
-        # If loading failed, the fast detector is the best there is.
-        return self._accurate if self._accurate is not None else self._fast_detector()
+        if self._accurate is None:
+            with self._lock:
+                if self._accurate is None:
+                    self._accurate = (LanguageDetectorBuilder
+                                      .from_languages(*DETECTOR_LANGUAGES)
+                                      .with_preloaded_language_models()
+                                      .build())
+        return self._accurate
 
     def shares(self, text: str) -> list[LanguageShare]:
         """Languages in ``text`` with how many letters each holds, largest first."""
         counts: Counter[str] = Counter()
         chunks: list[str] = []
         pending = ""
-        for paragraph in _PARAGRAPHS.split(text[:_MAX_DETECT_CHARS * 5]):
+        has_cjk = _CJK_ANY.search(text) is not None
+        for paragraph in _spread(_PARAGRAPHS.split(text), _MAX_DETECT_CHARS):
             if not paragraph.strip():
                 continue
-            hangul = len(_HANGUL.findall(paragraph))
-            kana = len(_KANA.findall(paragraph))
-            han = len(_HAN.findall(paragraph))
+            hangul = kana = han = 0
+            if has_cjk:
+                hangul = len(_HANGUL.findall(paragraph))
+                kana = len(_KANA.findall(paragraph))
+                han = len(_HAN.findall(paragraph))
             if hangul:
                 counts["ko"] += hangul + han
             elif kana:
@@ -120,11 +111,13 @@ class LanguageDetection:
                 chunks.append(pending)
                 pending = ""
         if pending:
-            if chunks and len(pending) < _MIN_CHUNK // 2:
+            # A short tail joins the last chunk, so only a text that is short as a
+            # whole needs the high-accuracy models.
+            if chunks:
                 chunks[-1] = f"{chunks[-1]}\n{pending}"
             else:
                 chunks.append(pending)
-        for chunk, language in zip(chunks, self._classify(_sample(chunks)), strict=True):
+        for chunk, language in zip(chunks, self._classify(chunks), strict=True):
             if language is not None:
                 counts[language] += len(_ALPHA_NON_CJK.findall(chunk))
         return [LanguageShare(code, chars) for code, chars in counts.most_common() if chars]
@@ -148,12 +141,13 @@ class LanguageDetection:
                 for lang in detected]
 
 
-def _sample(chunks: list[str]) -> list[str]:
-    """All chunks, or an evenly spread subset when a long mail has very many (the
-    unsampled ones are simply not counted: shares, not totals, decide)."""
-    total = sum(len(c) for c in chunks)
-    if len(chunks) <= _MAX_CHUNKS and total <= _MAX_DETECT_CHARS:
-        return chunks
-    step = max(len(chunks) / _MAX_CHUNKS, total / _MAX_DETECT_CHARS, 1.0)
-    keep = {int(i * step) for i in range(int(len(chunks) / step))}
-    return [c if i in keep else "" for i, c in enumerate(chunks)]
+def _spread(paragraphs: list[str], budget: int) -> list[str]:
+    """All paragraphs, or an evenly spread subset of about ``budget`` characters
+    when there are more: shares, not totals, decide, and a language used only
+    near the end of a long mail must still be seen."""
+    total = sum(len(p) for p in paragraphs)
+    if total <= budget:
+        return paragraphs
+    count = max(1, round(len(paragraphs) * budget / total))
+    indices = sorted({k * len(paragraphs) // count for k in range(count)})
+    return [paragraphs[i][:budget] for i in indices]

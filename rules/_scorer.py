@@ -59,7 +59,11 @@ class Scorer:
 
     Construction loads and validates the packs, compiles regex rules and
     prepares the language detector; spaCy pipelines are built per language on
-    first need and cached. ``score`` may be called from many threads at once.
+    first need and cached (``preload_languages`` builds some up front). Texts
+    under about 120 characters need lingua's large models, loaded on first
+    need (about 2 s) or up front with ``preload_short_text_models=True``, which
+    a long-running service should set. ``score`` may be called from many
+    threads at once.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Scorer:
         policy: ScoringPolicy | None = None,
         packs_dir: Path | str | None = None,
         preload_languages: Iterable[str] = ("en",),
+        preload_short_text_models: bool = False,
     ) -> None:
         self.policy = policy if policy is not None else ScoringPolicy.load()
         self.rules: RuleSet = load_packs(packs_dir)
@@ -82,7 +87,7 @@ class Scorer:
                                  for rule in self.rules.of_kind("structure") if rule.check]
         for language in preload_languages:
             self.pipeline(language)
-        self._detection.warm_up()
+        self._detection.warm_up(short_texts=preload_short_text_models)
 
     def pipeline(self, language: str) -> LanguagePipeline:
         """The compiled pipeline for a supported language (built on first call)."""

@@ -6,13 +6,16 @@ shared; request-scoped sessions come from :func:`request_session`.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 import db
+from auditor import DnsResolver, ResolverConfigError
 from web.config import ConfigError, Settings
 from web.keys import ServiceKeys, load_keys
 
@@ -32,6 +35,11 @@ class Runtime:
         keys = load_keys(settings.resolved_secrets_file)
         return cls(settings=settings, keys=keys, database=db.Database(settings.database_url))
 
+    @functools.cached_property
+    def dns_resolver(self) -> DnsResolver:
+        """The one resolver of this process (its cache is shared by every audit)."""
+        return make_resolver(self.settings)
+
     def check_database(self) -> None:
         """Fail start-up with one line when the database is unreachable or not initialised."""
         try:
@@ -49,6 +57,19 @@ class Runtime:
                 f"SENDGATE_DATABASE_URL: database {self.database.display_url} lacks "
                 f"{len(missing)} migration(s); run `sendgate init`"
             )
+
+
+def make_resolver(settings: Settings, nameservers: Sequence[str] | None = None) -> DnsResolver:
+    """A resolver from the settings; ``nameservers`` (e.g. a CLI option) replace the configured."""
+    servers = list(nameservers or settings.nameservers) or None
+    try:
+        return DnsResolver(
+            servers,
+            timeout=settings.dns_timeout,
+            lifetime=max(settings.dns_timeout * 2, settings.dns_timeout + 1),
+        )
+    except ResolverConfigError as exc:
+        raise ConfigError(f"SENDGATE_NAMESERVERS: {exc}") from None
 
 
 def runtime(app: Flask | None = None) -> Runtime:

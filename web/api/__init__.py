@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from web.api import accounts
+from web.api import accounts, senders
 
 API_PREFIX = "/api/v1"
 
 # Areas register here; each module exposes `blp`, a flask_smorest.Blueprint.
-AREAS = [accounts]
+AREAS = [accounts, senders]
 
 
 def init_api(app: Flask) -> Api:

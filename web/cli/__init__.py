@@ -15,7 +15,7 @@ import click
 from web.cli.context import ConfigFailure, cli_state
 from web.config import ConfigError
 
-COMMAND_MODULES = ["web.cli.service", "web.cli.accounts"]
+COMMAND_MODULES = ["web.cli.service", "web.cli.accounts", "web.cli.senders"]
 
 
 class SendgateGroup(click.Group):

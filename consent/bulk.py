@@ -64,24 +64,25 @@ def insert_rows(
         if conflict_keys:
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in conflict_keys)
             statement += f" ON CONFLICT ({', '.join(conflict_keys)}) DO UPDATE SET {updates}"
-        converters = [(c.name, _converter(c)) for c in table.columns if c.name in columns]
-        if all(convert is None for _, convert in converters):
-            values = [tuple(row[c] for c in columns) for row in rows]
-        else:
-            # A batch shares a handful of timestamps (its clock reading): convert each once.
-            memo: dict[Any, Any] = {}
-
-            def cell(value: Any, convert: Any) -> Any:
-                if convert is None or value is None:
-                    return value
-                key = (convert, value)
-                if key not in memo:
-                    memo[key] = convert(value)
-                return memo[key]
-
-            values = [
-                tuple(cell(row[name], convert) for name, convert in converters) for row in rows
-            ]
+        converted = [
+            (position, convert)
+            for position, convert in enumerate(_converter(table.columns[name]) for name in columns)
+            if convert is not None
+        ]
+        # A batch shares a handful of timestamps (its clock reading): convert each once.
+        memo: dict[tuple[Any, Any], Any] = {}
+        values = []
+        for row in rows:
+            cells = [row[name] for name in columns]
+            for position, convert in converted:
+                value = cells[position]
+                if value is not None:
+                    key = (convert, value)
+                    cell = memo.get(key)
+                    if cell is None:
+                        cell = memo[key] = convert(value)
+                    cells[position] = cell
+            values.append(tuple(cells))
         connection.exec_driver_sql(statement, values)
         return
     if conflict_keys:

@@ -22,7 +22,7 @@ import os
 import re
 import zoneinfo
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import IO, TYPE_CHECKING, Any
 
 import pycountry
@@ -93,7 +93,14 @@ def _timezones() -> frozenset[str]:
 
 def check_language_tag(value: str, field: str = "language") -> str:
     """A BCP 47 tag in canonical case, its language, script and region checked against ISO lists."""
-    match = _LANGUAGE_TAG.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        raise InvalidInput(field, "not a BCP 47 language tag (e.g. en, de-CH, zh-Hant-TW)")
+    return _checked_language_tag(value, field)
+
+
+@lru_cache(maxsize=4096)
+def _checked_language_tag(value: str, field: str) -> str:
+    match = _LANGUAGE_TAG.fullmatch(value.strip())
     if match is None:
         raise InvalidInput(field, "not a BCP 47 language tag (e.g. en, de-CH, zh-Hant-TW)")
     language = match["language"].lower()

@@ -149,12 +149,30 @@ def build_pipeline(language: str, rules: Iterable[Rule]) -> LanguagePipeline:
             phrase_matcher.add(rule.id, [nlp.make_doc(p) for p in rule.patterns])
         elif rule.kind == "token":
             matcher = Matcher(nlp.vocab)
-            matcher.add(rule.id, [list(p) for p in rule.patterns])
+            matcher.add(rule.id, [alt for p in rule.patterns for alt in _literal_first(list(p))])
             token_rules.append(_TokenRule(rule.id, matcher, _requirements(rule.patterns)))
         else:
             continue
         ids.add(rule.id)
     return LanguagePipeline(language, nlp, phrase_matcher, tuple(token_rules), frozenset(ids))
+
+
+def _literal_first(pattern: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a pattern whose first token is a small ``IN`` set into one pattern per value.
+
+    spaCy tests the first token of every pattern at every token of the text; a
+    literal is compared in C, but an ``IN`` set is a Python predicate that costs
+    microseconds per token (seconds on a long message). Later tokens are only
+    tested after the first matched, so they may keep their sets.
+    """
+    first = pattern[0]
+    if first.get("OP") in ("?", "*"):
+        return [pattern]
+    for attr in ("LOWER", "TEXT", "ORTH", "NORM"):
+        value = first.get(attr)
+        if isinstance(value, dict) and set(value) == {"IN"} and len(value["IN"]) <= 12:
+            return [[{**first, attr: item}, *pattern[1:]] for item in value["IN"]]
+    return [pattern]
 
 
 def _requirements(patterns: Iterable[Any]) -> tuple[tuple[frozenset[str], ...], ...] | None:

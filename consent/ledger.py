@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import IO, Any
 
-from sqlalchemy import Boolean, String, bindparam, column, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import db
@@ -864,31 +864,27 @@ class ConsentLedger:
         ``allow_without_evidence``). Unparseable emails are excluded as ``no-consent``.
         """
         moment = now or db.utcnow()
-        by_subject: dict[str, list[str]] = {}
+        pairs: list[tuple[str, str]] = []
         excluded: dict[str, ExclusionReason] = {}
         for address in addresses:
+            if crypto.is_subject_hmac(address):
+                pairs.append((address, address))
+                continue
             try:
-                subject = self.subject_id(address)
+                pairs.append((address, self.subject_id(address)))
             except InvalidInput:
                 excluded[address] = "no-consent"
-                continue
-            by_subject.setdefault(subject, []).append(address)
-        eligible: set[str] = set()
-        flagged: set[str] = set()
+        audience = list(dict.fromkeys(subject for _, subject in pairs))
         with self.database.session() as session:
             months = self._require_purpose(session, purpose, "purpose")
-            cutoff = months_before(moment, months)
-            found: dict[str, tuple[Any, ...]] = {
-                subject: (status, stale, has_evidence, reason)
-                for subject, status, stale, has_evidence, reason in session.execute(
-                    self._eligibility_query(),
-                    self._audience_parameter(list(by_subject))
-                    | {"purpose": purpose, "cutoff": cutoff},
-                ).all()
-            }
-        unknown = (None, None, None, None)
-        for subject, given in by_subject.items():
-            status, stale, has_evidence, reason = found.get(subject, unknown)
+            rows = session.execute(
+                self._eligibility_query(),
+                self._audience_parameter(audience)
+                | {"purpose": purpose, "cutoff": months_before(moment, months)},
+            ).all()
+        verdicts: dict[str, ExclusionReason | None] = {}
+        without_evidence: set[str] = set()
+        for subject, status, stale, has_evidence, reason in rows:
             verdict: ExclusionReason | None
             if reason == "erased" or status == "erased":
                 verdict = "erased"
@@ -906,13 +902,19 @@ class ConsentLedger:
                 verdict = "no-evidence"
             else:
                 verdict = None
-            for address in given:
-                if verdict is None:
-                    eligible.add(address)
-                    if not has_evidence:
-                        flagged.add(address)
-                else:
-                    excluded[address] = verdict
+                if not has_evidence:
+                    without_evidence.add(subject)
+            verdicts[subject] = verdict
+        eligible: set[str] = set()
+        flagged: set[str] = set()
+        for address, subject in pairs:
+            verdict = verdicts.get(subject, "no-consent")
+            if verdict is None:
+                eligible.add(address)
+                if subject in without_evidence:
+                    flagged.add(address)
+            else:
+                excluded[address] = verdict
         return Eligibility(purpose, frozenset(eligible), excluded, frozenset(flagged))
 
     def _audience_parameter(self, subject_ids: list[str]) -> dict[str, Any]:
@@ -936,14 +938,8 @@ class ConsentLedger:
             WHERE s.subject_hmac IS NOT NULL OR x.subject_hmac IS NOT NULL
             """  # noqa: S608 - only the backend-specific table expression is interpolated
             )
+            # Raw values suffice (booleans arrive as bool or 0/1): no per-row conversion.
             .bindparams(bindparam("cutoff", type_=db.UTCDateTime))
-            .columns(
-                column("h", String),
-                column("status", String),
-                column("stale", Boolean),
-                column("has_evidence", Boolean),
-                column("reason", String),
-            )
         )
 
     # ------------------------------------------------------------ lookups

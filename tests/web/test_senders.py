@@ -237,3 +237,35 @@ def make_token_for():
         return value
 
     return create
+
+
+def test_senders_pages(dns_app: Flask, zone: FixtureDnsServer) -> None:
+    from web import accounts
+
+    from .conftest import csrf_token, login
+
+    with runtime(dns_app).database.session() as session:
+        accounts.create_user(session, "mara", "marketer", "correct horse battery")
+    client = dns_app.test_client()
+    login(client, "mara", "correct horse battery")
+    token = csrf_token(client, "/senders")
+    created = client.post(
+        "/senders",
+        data={
+            "csrf_token": token,
+            "domain": DOMAIN,
+            "ips": IPS[0],
+            "dkim_selectors": "s1",
+            "helo": HELO,
+            "from_domain": "",
+            "profile": "bulk-sender-2024",
+        },
+    )
+    assert created.status_code == 302
+    detail = created.headers["Location"]
+    token = csrf_token(client, detail)
+    report = client.post(f"{detail}/audits", data={"csrf_token": token})
+    page = client.get(report.headers["Location"]).get_data(as_text=True)
+    assert "verdict pass" in page and "v=spf1" in page
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "1 registered" in dashboard

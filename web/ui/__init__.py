@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from auditor import registry as sender_registry
 from web import accounts
 from web.access import current_user, public, requires
 from web.runtime import request_session, runtime
@@ -106,7 +107,12 @@ def forbidden() -> Any:
 @bp.route("/dashboard")
 @requires(*ALL_ROLES)
 def dashboard() -> Any:
-    return render_template("ui/dashboard.html")
+    session = request_session()
+    return render_template(
+        "ui/dashboard.html",
+        senders=sender_registry.list_senders(session),
+        drift=sender_registry.recent_drift(session, limit=10),
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

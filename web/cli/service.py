@@ -80,6 +80,9 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int | No
             self.cfg.set("errorlog", "-")
             self.cfg.set("proc_name", "sendgate-web")
             self.cfg.set("timeout", 60)
+            if "control_socket_disable" in self.cfg.settings:
+                # One shared socket in $HOME would make two instances on a host collide.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             from web import create_app

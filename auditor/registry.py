@@ -14,10 +14,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditor.audit import AuditDrift, SenderAudit, SenderSpec, audit_drift
+from auditor.audit import AuditDrift, SenderAudit, SenderSpec, audit_drift, audit_sender
 from auditor.errors import AuditorError
 from auditor.models import Sender, SenderDrift, StoredAudit, StoredFinding
 from auditor.profiles import DEFAULT_PROFILE, get_profile
+from auditor.resolver import DnsResolver
 from db import utcnow
 
 TRIGGERS = ("cli", "api", "scheduled")
@@ -37,6 +38,7 @@ class RecordedAudit:
 
     audit: StoredAudit
     drift: AuditDrift | None
+    result: SenderAudit
 
 
 def register_sender(
@@ -153,7 +155,31 @@ def record_audit(
                     cleared=data["cleared"],
                 )
             )
-    return RecordedAudit(stored, drift)
+    return RecordedAudit(stored, drift, audit)
+
+
+def audit_registered(
+    session: Session,
+    key: int | str,
+    *,
+    resolver: DnsResolver,
+    dnsbl_zones: Sequence[str] | None,
+    trigger: str,
+    actor: str,
+) -> RecordedAudit:
+    """Audit the registered sender ``key`` now and store the result.
+
+    The session's current transaction is ended before the DNS work, so no
+    database transaction (or lock) is held while waiting for name servers.
+    """
+    sender = get_sender(session, key)
+    spec, profile = spec_of(sender), sender.profile
+    session.rollback()
+    started = utcnow()
+    audit = audit_sender(spec, resolver=resolver, dnsbl_zones=dnsbl_zones, profile=profile)
+    return record_audit(
+        session, get_sender(session, key), audit, started_at=started, trigger=trigger, actor=actor
+    )
 
 
 def audit_history(session: Session, sender: Sender, *, limit: int = 50) -> list[StoredAudit]:

@@ -7,10 +7,9 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from auditor import AuditorError, SenderSpec, audit_sender, profile_names
+from auditor import AuditorError, SenderSpec, profile_names
 from auditor import registry as senders
 from auditor.models import Sender, StoredAudit
-from db import utcnow
 from web.access import current_user, requires
 from web.accounts import record
 from web.problems import ApiProblem
@@ -144,24 +143,22 @@ def get_sender(sender_key: str) -> Sender:
 def run_audit(sender_key: str) -> dict[str, Any]:
     """Audit the sender now against live DNS and store the result."""
     session = request_session()
-    sender = _sender(session, sender_key)
-    spec, profile = senders.spec_of(sender), sender.profile
-    session.rollback()  # no transaction stays open during DNS work
+    _sender(session, sender_key)
     rt = runtime()
-    started = utcnow()
-    audit = audit_sender(
-        spec, resolver=rt.dns_resolver, dnsbl_zones=rt.settings.dnsbl_zones, profile=profile
-    )
-    sender = _sender(session, sender_key)
-    recorded = senders.record_audit(
-        session, sender, audit, started_at=started, trigger="api", actor=_actor()
+    recorded = senders.audit_registered(
+        session,
+        sender_key,
+        resolver=rt.dns_resolver,
+        dnsbl_zones=rt.settings.dnsbl_zones,
+        trigger="api",
+        actor=_actor(),
     )
     record(
         session,
         _actor(),
         "sender.audit",
-        target=f"sender:{sender.domain}",
-        details={"verdict": audit.verdict},
+        target=f"sender:{recorded.audit.sender.domain}",
+        details={"verdict": recorded.audit.verdict},
     )
     session.commit()
     return _audit_body(recorded.audit, recorded.drift.to_dict() if recorded.drift else None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -16,26 +18,68 @@ from auditor import (
     render_text,
 )
 from auditor import registry as senders
-from db import utcnow
 from web.accounts import record
 from web.cli.context import CliState, emit_json, pass_state
 from web.runtime import make_resolver
 
 FAIL_LEVELS = {"block": ("block",), "warn": ("block", "warn"), "never": ()}
 
+Command = Callable[..., Any]
+
 
 class UsageProblem(click.UsageError):
     """Bad input: exit status 2, as for any usage error."""
 
 
-def _nameserver_option(function):  # type: ignore[no-untyped-def]
-    return click.option(
-        "--nameserver",
-        "nameservers",
-        multiple=True,
-        metavar="HOST[:PORT]",
-        help="DNS server to ask instead of SENDGATE_NAMESERVERS (repeatable).",
-    )(function)
+def _options(*options: Callable[[Command], Command]) -> Callable[[Command], Command]:
+    def apply(function: Command) -> Command:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+# What describes a sender: shared by `audit sender` and `senders add`.
+sender_spec_options = _options(
+    click.argument("domain"),
+    click.option("--ip", "ips", multiple=True, help="A fixed sending IP (repeatable)."),
+    click.option(
+        "--dkim-selector", "selectors", multiple=True, help="A DKIM selector (repeatable)."
+    ),
+    click.option("--helo", help="The HELO/EHLO name the sending hosts use."),
+    click.option("--from-domain", help="Visible From domain, if it differs from DOMAIN."),
+    click.option(
+        "--profile",
+        type=click.Choice(profile_names()),
+        default=DEFAULT_PROFILE,
+        show_default=True,
+        help="Severity profile.",
+    ),
+)
+
+nameserver_option = click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="DNS server to ask instead of SENDGATE_NAMESERVERS (repeatable).",
+)
+
+
+def sender_spec(
+    domain: str,
+    ips: tuple[str, ...],
+    selectors: tuple[str, ...],
+    helo: str | None,
+    from_domain: str | None,
+) -> SenderSpec:
+    try:
+        return SenderSpec(
+            domain=domain, ips=ips, dkim_selectors=selectors, helo=helo, from_domain=from_domain
+        )
+    except AuditorError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 @click.group("audit")
@@ -44,19 +88,8 @@ def audit() -> None:
 
 
 @audit.command("sender")
-@click.argument("domain")
-@click.option("--ip", "ips", multiple=True, help="A fixed sending IP (repeatable).")
-@click.option("--dkim-selector", "selectors", multiple=True, help="A DKIM selector (repeatable).")
-@click.option("--helo", help="The HELO/EHLO name the sending hosts use.")
-@click.option("--from-domain", help="Visible From domain, if it differs from DOMAIN.")
-@click.option(
-    "--profile",
-    type=click.Choice(profile_names()),
-    default=DEFAULT_PROFILE,
-    show_default=True,
-    help="Severity profile.",
-)
-@_nameserver_option
+@sender_spec_options
+@nameserver_option
 @click.option("--json", "as_json", is_flag=True, help="Print the audit as JSON.")
 @click.option(
     "--fail-on",
@@ -81,12 +114,7 @@ def audit_sender_command(
     """Audit DOMAIN: SPF (with check_host for each IP), DKIM, DMARC, PTR/FCrDNS, HELO,
     DNSBL listings, MX/MTA-STS/TLS-RPT/BIMI. Exit 0, 1 when the verdict reaches
     --fail-on, 2 on usage errors."""
-    try:
-        spec = SenderSpec(
-            domain=domain, ips=ips, dkim_selectors=selectors, helo=helo, from_domain=from_domain
-        )
-    except AuditorError as exc:
-        raise UsageProblem(str(exc)) from None
+    spec = sender_spec(domain, ips, selectors, helo, from_domain)
     settings = state.settings
     result = audit_sender(
         spec,
@@ -111,7 +139,7 @@ def spf() -> None:
 @click.argument("ip")
 @click.argument("sender")
 @click.option("--helo", help="HELO name (used for %{h} and when SENDER has no domain).")
-@_nameserver_option
+@nameserver_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def spf_check_host(
@@ -157,14 +185,7 @@ def senders_group() -> None:
 
 
 @senders_group.command("add")
-@click.argument("domain")
-@click.option("--ip", "ips", multiple=True, help="A fixed sending IP (repeatable).")
-@click.option("--dkim-selector", "selectors", multiple=True, help="A DKIM selector (repeatable).")
-@click.option("--helo", help="HELO name of the sending hosts.")
-@click.option("--from-domain", help="Visible From domain, if it differs.")
-@click.option(
-    "--profile", type=click.Choice(profile_names()), default=DEFAULT_PROFILE, show_default=True
-)
+@sender_spec_options
 @pass_state
 def senders_add(
     state: CliState,
@@ -176,12 +197,7 @@ def senders_add(
     profile: str,
 ) -> None:
     """Register DOMAIN as a sender."""
-    try:
-        spec = SenderSpec(
-            domain=domain, ips=ips, dkim_selectors=selectors, helo=helo, from_domain=from_domain
-        )
-    except AuditorError as exc:
-        raise UsageProblem(str(exc)) from None
+    spec = sender_spec(domain, ips, selectors, helo, from_domain)
     try:
         with state.runtime().database.session() as session:
             sender = senders.register_sender(session, spec, actor="cli", profile=profile)
@@ -226,34 +242,27 @@ def senders_audit(state: CliState, sender: str, as_json: bool) -> None:
     rt = state.runtime()
     with rt.database.session() as session:
         try:
-            row = senders.get_sender(session, sender)
+            recorded = senders.audit_registered(
+                session,
+                sender,
+                resolver=rt.dns_resolver,
+                dnsbl_zones=rt.settings.dnsbl_zones,
+                trigger="cli",
+                actor="cli",
+            )
         except senders.UnknownSender as exc:
             raise click.ClickException(str(exc)) from None
-        spec, profile = senders.spec_of(row), row.profile
-    started = utcnow()
-    result = audit_sender(
-        spec, resolver=rt.dns_resolver, dnsbl_zones=rt.settings.dnsbl_zones, profile=profile
-    )
-    with rt.database.session() as session:
-        recorded = senders.record_audit(
-            session,
-            senders.get_sender(session, sender),
-            result,
-            started_at=started,
-            trigger="cli",
-            actor="cli",
-        )
         audit_id = recorded.audit.id
     if as_json:
         emit_json(
             {
-                **result.to_dict(),
+                **recorded.result.to_dict(),
                 "audit_id": audit_id,
                 "drift": recorded.drift.to_dict() if recorded.drift else None,
             }
         )
         return
-    click.echo(render_text(result), nl=False)
+    click.echo(render_text(recorded.result), nl=False)
     if recorded.drift is not None and recorded.drift.changed:
         for item in recorded.drift.appeared:
             click.echo(f"  new since last audit: {item.code} ({item.subject})")

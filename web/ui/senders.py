@@ -10,9 +10,8 @@ from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from auditor import DEFAULT_PROFILE, AuditorError, SenderSpec, audit_sender, profile_names
+from auditor import DEFAULT_PROFILE, AuditorError, SenderSpec, profile_names
 from auditor import registry as senders
-from db import utcnow
 from web.access import current_user, requires
 from web.accounts import record
 from web.runtime import request_session, runtime
@@ -106,23 +105,21 @@ def run_audit(sender_id: int) -> Response:
         sender = senders.get_sender(session, sender_id)
     except senders.UnknownSender:
         abort(404)
-    spec, profile = senders.spec_of(sender), sender.profile
-    session.rollback()  # no transaction stays open during DNS work
     rt = runtime()
-    started = utcnow()
-    audit = audit_sender(
-        spec, resolver=rt.dns_resolver, dnsbl_zones=rt.settings.dnsbl_zones, profile=profile
-    )
-    sender = senders.get_sender(session, sender_id)
-    recorded = senders.record_audit(
-        session, sender, audit, started_at=started, trigger="api", actor=_actor()
+    recorded = senders.audit_registered(
+        session,
+        sender_id,
+        resolver=rt.dns_resolver,
+        dnsbl_zones=rt.settings.dnsbl_zones,
+        trigger="api",
+        actor=_actor(),
     )
     record(
         session,
         _actor(),
         "sender.audit",
         target=f"sender:{sender.domain}",
-        details={"verdict": audit.verdict},
+        details={"verdict": recorded.audit.verdict},
     )
     session.commit()
     return redirect(url_for("senders_ui.audit", sender_id=sender_id, audit_id=recorded.audit.id))

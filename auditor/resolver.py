@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -21,12 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import dns.entropy
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.nameserver
+import dns.query
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 import dns.reversename
@@ -197,9 +200,13 @@ class DnsResolver:
         if cache_size < 0:
             raise ResolverConfigError("cache_size must be >= 0")
         if nameservers is None:
-            base = dns.resolver.Resolver(configure=True)
+            # The system configuration (/etc/resolv.conf), read by dnspython.
+            try:
+                base = dns.resolver.Resolver(configure=True)
+            except dns.exception.DNSException as error:
+                raise ResolverConfigError(f"no system resolver configuration: {error}") from error
             servers = [
-                (str(ns.address if hasattr(ns, "address") else ns), 53)
+                (str(ns.address if hasattr(ns, "address") else ns), base.port)
                 for ns in base.nameservers
             ]
         else:
@@ -211,8 +218,7 @@ class DnsResolver:
         self._lifetime = lifetime
         self._cache = _TtlCache(cache_size) if cache_size else None
         self._counters = _Counters()
-        # dnspython's Resolver is not documented as thread-safe for
-        # concurrent resolve() calls; one per thread costs nothing.
+        # Each thread keeps its own UDP sockets (see _socket()).
         self._local = threading.local()
 
     @property
@@ -244,19 +250,6 @@ class DnsResolver:
         if self._cache is not None:
             self._cache.clear()
 
-    def _resolver(self) -> dns.resolver.Resolver:
-        resolver = getattr(self._local, "resolver", None)
-        if resolver is None:
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(host, port) for host, port in self._servers
-            ]
-            resolver.timeout = self._timeout
-            resolver.lifetime = self._lifetime
-            resolver.cache = None
-            self._local.resolver = resolver
-        return resolver
-
     def query(self, name: str, rdtype: str) -> DnsResult:
         """Look up ``name``/``rdtype``; never raises for DNS outcomes."""
         qname = name.rstrip(".").lower()
@@ -275,7 +268,62 @@ class DnsResolver:
             self._cache.put(key, result)
         return result
 
+    def _socket(self, family: int) -> socket.socket:
+        """This thread's UDP socket for ``family``, reused across lookups.
+
+        A socket per lookup costs a bind and a close each time; late answers
+        to an earlier lookup on a reused socket are discarded by dnspython
+        because their query ID or question does not match.
+        """
+        sockets = getattr(self._local, "sockets", None)
+        if sockets is None:
+            sockets = self._local.sockets = {}
+        sock = sockets.get(family)
+        if sock is None:
+            sock = sockets[family] = socket.socket(family, socket.SOCK_DGRAM)
+            # dnspython waits with select() and expects a non-blocking socket;
+            # a blocking one would wait forever for an answer that never comes.
+            sock.setblocking(False)
+        return sock
+
+    def _exchange_udp(
+        self, name: dns.name.Name, rdtype: int, host: str, port: int, timeout: float
+    ) -> dns.message.Message:
+        """Send one query over this thread's UDP socket and wait for its answer.
+
+        The query is written directly (header, uncompressed name, EDNS0 with
+        a 1232-byte payload): rendering a dns.message.Message compresses
+        names, which for 34-label ip6.arpa names costs more than the rest of
+        the lookup. Answers with another ID, question or source are skipped.
+        """
+        query_id = dns.entropy.random_16()
+        wire = (
+            _HEADER.pack(query_id, dns.flags.RD, 1, 0, 0, 1)
+            + name.to_wire()
+            + _QUESTION.pack(rdtype, dns.rdataclass.IN)
+            + _EDNS0_OPT
+        )
+        destination = (host, port)
+        expiration = time.time() + timeout
+        sock = self._socket(_family(host))
+        dns.query.send_udp(sock, wire, destination, expiration)
+        while True:
+            # With a destination given, receive_udp returns (message, time).
+            response = dns.query.receive_udp(
+                sock, destination, expiration, ignore_unexpected=True, ignore_errors=True
+            )[0]
+            if (
+                response.id == query_id
+                and response.flags & dns.flags.QR
+                and len(response.question) == 1
+                and response.question[0].name == name
+                and response.question[0].rdtype == rdtype
+            ):
+                return response
+
     def _ask(self, qname: str, rdtype: str) -> DnsResult:
+        """One lookup: each server in turn until one answers NOERROR or
+        NXDOMAIN, retrying after timeouts until ``lifetime`` is spent."""
         servers = self.servers_text
         if not qname or len(qname) > 253 or any(
             not 0 < len(label) <= 63 for label in qname.split(".")
@@ -283,41 +331,90 @@ class DnsResolver:
             # A name that cannot be put on the wire does not exist.
             return DnsResult(qname, rdtype, DnsStatus.NXDOMAIN, server=servers)
         try:
-            answer = self._resolver().resolve(
-                dns.name.from_text(qname),
-                rdtype,
-                raise_on_no_answer=False,
-                search=False,
-            )
-        except dns.resolver.NXDOMAIN as nx:
-            return DnsResult(
-                qname, rdtype, DnsStatus.NXDOMAIN, server=servers,
-                ttl=_negative_ttl(_first_response(nx)),
-            )
-        except dns.resolver.NoNameservers as error:
-            return DnsResult(
-                qname, rdtype, DnsStatus.UNAVAILABLE,
-                reason=_failure_reason(error), server=servers,
-            )
-        except dns.exception.Timeout:
-            return DnsResult(
-                qname, rdtype, DnsStatus.UNAVAILABLE, reason="timeout", server=servers
-            )
-        except (dns.exception.DNSException, OSError):
-            return DnsResult(qname, rdtype, DnsStatus.UNAVAILABLE, reason="error", server=servers)
-        if answer.rrset is None:
-            return DnsResult(
-                qname, rdtype, DnsStatus.NODATA, server=servers,
-                ttl=_negative_ttl(answer.response),
-            )
-        return DnsResult(
-            qname,
-            rdtype,
-            DnsStatus.ANSWER,
-            records=tuple(_present(rdata) for rdata in answer.rrset),
-            server=servers,
-            ttl=answer.rrset.ttl,
+            name = dns.name.from_text(qname)
+            rdtype_value = dns.rdatatype.from_text(rdtype)
+        except dns.exception.DNSException:
+            return DnsResult(qname, rdtype, DnsStatus.NXDOMAIN, server=servers)
+        deadline = time.monotonic() + self._lifetime
+        while True:
+            failures: list[str] = []
+            for host, port in self._servers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                timeout = min(self._timeout, remaining)
+                try:
+                    response = self._exchange_udp(name, rdtype_value, host, port, timeout)
+                    if response.flags & dns.flags.TC:
+                        response = dns.query.tcp(
+                            dns.message.make_query(name, rdtype_value), host, port=port,
+                            timeout=timeout,
+                        )
+                except dns.exception.Timeout:
+                    failures.append("timeout")
+                    continue
+                except (dns.exception.DNSException, OSError):
+                    failures.append("error")
+                    continue
+                rcode = response.rcode()
+                if rcode == dns.rcode.NXDOMAIN:
+                    return DnsResult(qname, rdtype, DnsStatus.NXDOMAIN, server=servers,
+                                     ttl=_negative_ttl(response))
+                if rcode == dns.rcode.NOERROR:
+                    return _answer(qname, rdtype, name=name, rdtype_value=rdtype_value,
+                                   response=response, servers=servers)
+                failures.append("refused" if rcode == dns.rcode.REFUSED else "servfail")
+            if not failures or "timeout" not in failures or time.monotonic() >= deadline:
+                # Every server answered with an error (dnspython's resolver
+                # does not retry SERVFAIL either), or the lifetime is spent.
+                return DnsResult(qname, rdtype, DnsStatus.UNAVAILABLE,
+                                 reason=_worst(failures), server=servers)
+
+
+_HEADER = struct.Struct("!HHHHHH")
+_QUESTION = struct.Struct("!HH")
+# OPT pseudo-RR (RFC 6891): root owner, type 41, UDP payload 1232, no flags.
+_EDNS0_OPT = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _worst(failures: list[str]) -> str:
+    for reason in ("servfail", "refused", "timeout"):
+        if reason in failures:
+            return reason
+    return "error" if failures else "timeout"
+
+
+def _answer(
+    qname: str,
+    rdtype: str,
+    *,
+    name: dns.name.Name,
+    rdtype_value: dns.rdatatype.RdataType,
+    response: dns.message.Message,
+    servers: str,
+) -> DnsResult:
+    """The records for ``name`` in a NOERROR response, following CNAMEs."""
+    ttl: int | None = None
+    for _ in range(16):
+        rrset = response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype_value)
+        if rrset is not None:
+            ttl = rrset.ttl if ttl is None else min(ttl, rrset.ttl)
+            return DnsResult(qname, rdtype, DnsStatus.ANSWER,
+                             records=tuple(_present(rdata) for rdata in rrset),
+                             server=servers, ttl=ttl)
+        cname = response.get_rrset(
+            response.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME
         )
+        if cname is None:
+            break
+        ttl = cname.ttl if ttl is None else min(ttl, cname.ttl)
+        name = cname[0].target
+    return DnsResult(qname, rdtype, DnsStatus.NODATA, server=servers,
+                     ttl=_negative_ttl(response))
 
 
 def _present(rdata: object) -> str:
@@ -332,11 +429,6 @@ def _present(rdata: object) -> str:
     return rdata.to_text()  # type: ignore[attr-defined]
 
 
-def _first_response(error: dns.resolver.NXDOMAIN) -> dns.message.Message | None:
-    responses = error.responses()
-    return next(iter(responses.values()), None) if responses else None
-
-
 def _negative_ttl(response: dns.message.Message | None) -> int:
     """RFC 2308 section 5: the lesser of the SOA TTL and its MINIMUM field."""
     if response is not None:
@@ -344,18 +436,3 @@ def _negative_ttl(response: dns.message.Message | None) -> int:
             if rrset.rdtype == dns.rdatatype.SOA:
                 return min(rrset.ttl, rrset[0].minimum)
     return _DEFAULT_NEGATIVE_TTL
-
-
-def _failure_reason(error: dns.resolver.NoNameservers) -> str:
-    reasons = set()
-    for entry in error.kwargs.get("errors", []):
-        response = entry[-1] if len(entry) >= 5 else None
-        if isinstance(response, dns.message.Message):
-            rcode = response.rcode()
-            reasons.add("refused" if rcode == dns.rcode.REFUSED else "servfail")
-        else:
-            reasons.add("error")
-    for reason in ("servfail", "refused"):
-        if reason in reasons:
-            return reason
-    return "error"

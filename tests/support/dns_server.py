@@ -109,6 +109,7 @@ class FixtureDnsServer:
         # (name, rdtype or None, subtree)
         self._silent: set[tuple[str, str | None, bool]] = set()
         self._servfail: set[tuple[str, str | None, bool]] = set()
+        self._refused: set[tuple[str, str | None, bool]] = set()
         self._lock = threading.Lock()
         self._wire_cache: dict[bytes, bytes] = {}
         self._tcp: DNSServer | None = None
@@ -149,6 +150,7 @@ class FixtureDnsServer:
             self._ancestors.clear()
             self._silent.clear()
             self._servfail.clear()
+            self._refused.clear()
 
     def never_answer(self, name: str, *, rdtype: str | None = None, subtree: bool = True) -> None:
         """Drop queries for ``name`` (and, with ``subtree``, every name below
@@ -161,6 +163,13 @@ class FixtureDnsServer:
     ) -> None:
         """Answer SERVFAIL for ``name`` (and, with ``subtree``, below it)."""
         self._servfail.add((_norm(name), rdtype.upper() if rdtype else None, subtree))
+        self._wire_cache.clear()
+
+    def answer_refused(
+        self, name: str, *, rdtype: str | None = None, subtree: bool = True
+    ) -> None:
+        """Answer REFUSED for ``name`` (and, with ``subtree``, below it)."""
+        self._refused.add((_norm(name), rdtype.upper() if rdtype else None, subtree))
         self._wire_cache.clear()
 
     @property
@@ -226,6 +235,9 @@ class FixtureDnsServer:
         reply = request.reply()
         if self._under(qname, qtype_name, self._servfail):
             reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        if self._under(qname, qtype_name, self._refused):
+            reply.header.rcode = RCODE.REFUSED
             return reply
         qtype = request.q.qtype
         name = qname

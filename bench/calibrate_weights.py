@@ -197,13 +197,31 @@ def main(argv: list[str] | None = None) -> int:
     proposed_scores = list(x_test @ proposed)
     held_out_current = summarise(current_scores, test_spam, threshold)
     held_out_proposed = summarise(proposed_scores, test_spam, threshold)
+    table = [("all", "current", held_out_current), ("all", "proposed", held_out_proposed)]
+    # With --with-labelled, show each source apart: the fit must not trade the
+    # marketing set's separation for the corpus's.
+    sources = {
+        "corpus": [m.group in corpus.SPAMASSASSIN_GROUPS for m in test],
+        "labelled": [m.group not in corpus.SPAMASSASSIN_GROUPS for m in test],
+    }
+    by_source: dict[str, dict] = {}
+    for source, keep in sources.items():
+        picked = [i for i, k in enumerate(keep) if k]
+        spam = [test_spam[i] for i in picked]
+        if not picked or all(spam) or not any(spam) or all(keep):
+            continue
+        for name, scores in (("current", current_scores), ("proposed", proposed_scores)):
+            row = summarise([scores[i] for i in picked], spam, threshold)
+            by_source.setdefault(source, {})[name] = row
+            table.append((source, name, row))
 
     print(f"\nthreshold {threshold}; train {len(train)} messages, held-out {len(test)}")
-    print(f"{'weights':<10} {'AUC':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'FPR':>6}")
-    for name, row in (("current", held_out_current), ("proposed", held_out_proposed)):
+    header = f"{'held-out':<9} {'weights':<9} {'AUC':>6} {'prec':>6} {'recall':>6} {'F1':>6}"
+    print(f"{header} {'FPR':>6}")
+    for source, name, row in table:
         print(
-            f"{name:<10} {row['auc']:>6.3f} {row['precision']:>6.3f} {row['recall']:>6.3f} "
-            f"{row['f1']:>6.3f} {row['false_positive_rate']:>6.3f}"
+            f"{source:<9} {name:<9} {row['auc']:>6.3f} {row['precision']:>6.3f} "
+            f"{row['recall']:>6.3f} {row['f1']:>6.3f} {row['false_positive_rate']:>6.3f}"
         )
     print(f"\n{'rule':<40} {'current':>8} {'proposed':>9} {'spam hits':>10} {'ham hits':>9}")
     order = sorted(rule_ids, key=lambda r: -abs(proposed[column[r]] - current_weight[r]))
@@ -235,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             "spam": int(y_test.sum()),
             "current": held_out_current,
             "proposed": held_out_proposed,
+            "by_source": by_source,
         },
         "weights": {
             rule: {

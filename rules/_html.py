@@ -33,10 +33,17 @@ BLOCK_ELEMENTS = frozenset({
     "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "th", "thead", "tr", "ul",
 })
 NOT_RENDERED = frozenset({"script", "style", "head", "template", "title", "meta", "link"})
+# lexbor's tree building is quadratic in nesting depth (20,000 nested <div>s take
+# most of a second, 100,000 half a minute); no real mail nests this deep.
+MAX_NESTING = 1000
 ACTIVE_ELEMENTS = frozenset({"script", "iframe", "form", "object", "embed", "frame", "applet"})
 
+# A tag may not contain "<" (outside the HTML grammar's rare quoted "<"), so a
+# stray "<" or an unclosed quote costs a scan to the next "<", never to the end
+# of the document: broken input stays linear.
 _MARKUP = re.compile(
-    r"<(?:!--.*?(?:--!?>|\Z)|![^>]*>|\?[^>]*>|(/?)([a-zA-Z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>)",
+    r"<(?:!--.*?(?:--!?>|\Z)|![^>]*(?:>|\Z)|\?[^>]*(?:>|\Z)"
+    r"|(/?)([a-zA-Z][\w:-]*)((?:[^>\"'<]|\"[^\"<]*\"|'[^'<]*')*)>)",
     re.DOTALL,
 )
 _COLOR_NAMES = {
@@ -105,6 +112,7 @@ class HtmlAnalysis:
     title_span: tuple[int, int] | None = None
     problems: list[MarkupProblem] = field(default_factory=list)
     truncated_from: int | None = None
+    nesting_cut_at: int | None = None
     _offsets: list[int] = field(default_factory=list)
     _segments: list[TextSegment] = field(default_factory=list)
 
@@ -166,6 +174,7 @@ class _RawScan:
         self.text_runs: list[tuple[int, int]] = []
         self.start_tags: dict[str, list[tuple[int, int, str]]] = {}
         self.problems: list[MarkupProblem] = []
+        self.too_deep_at: int | None = None
         self._scan(source)
 
     def _scan(self, source: str) -> None:
@@ -204,6 +213,8 @@ class _RawScan:
                 continue
             if name not in VOID_ELEMENTS and not attributes.rstrip().endswith("/"):
                 stack.append((name, match.start(), match.end()))
+                if len(stack) > MAX_NESTING and self.too_deep_at is None:
+                    self.too_deep_at = match.start()
         for name, start, end in stack:
             if name not in OPTIONAL_END:
                 self.problems.append(MarkupProblem(f"<{name}> is never closed", start, end))
@@ -235,6 +246,14 @@ def analyse_html(source: str, *, max_chars: int) -> HtmlAnalysis:
         source = source[:max_chars]
     analysis = HtmlAnalysis(source=source, truncated_from=truncated_from)
     scan = _RawScan(source)
+    if scan.too_deep_at is not None:
+        analysis.nesting_cut_at = scan.too_deep_at
+        problem = MarkupProblem(f"elements nest more than {MAX_NESTING} deep",
+                                scan.too_deep_at, scan.too_deep_at)
+        source = source[:scan.too_deep_at]
+        analysis.source = source
+        scan = _RawScan(source)
+        scan.problems.insert(0, problem)
     analysis.problems = scan.problems
     tree = LexborHTMLParser(source)
     title = tree.css_first("title")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rules._html import HtmlAnalysis, analyse_html
+from rules._html import MAX_NESTING, HtmlAnalysis, analyse_html
 from rules._language import LanguageDetection
 from rules._packs import SUPPORTED_LANGUAGES, Rule, RuleSet, load_packs
 from rules._pipelines import LanguagePipeline, build_pipeline
@@ -114,6 +114,9 @@ class Scorer:
             if analysis.truncated_from is not None:
                 unchecked.append(f"html: only the first {policy.max_html_chars} of "
                                  f"{analysis.truncated_from} characters were analysed")
+            if analysis.nesting_cut_at is not None:
+                unchecked.append(f"html: elements nest more than {MAX_NESTING} deep; only the "
+                                 f"first {analysis.nesting_cut_at} characters were analysed")
         visible = analysis.visible_text if analysis is not None else ""
         body = visible if visible.strip() else text
         shares = self._detection.shares(body) if body.strip() else []
@@ -135,7 +138,10 @@ class Scorer:
                                  " — phrase rules of that language not applied")
         elif not languages and (body.strip() or subject.strip()):
             unchecked.append("language: undetermined — phrase rules not applied")
-        parsed = ParsedTemplate(subject=subject, html=template.html or "", text=text,
+        # Later stages get the HTML as analysed here: capped in size and cut before
+        # absurd nesting, which would make any further parse of it take minutes.
+        html = analysis.source if analysis is not None else ""
+        parsed = ParsedTemplate(subject=subject, html=html, text=text,
                                 visible_text=visible, languages=languages,
                                 countries=template.countries, send_at=template.send_at)
         return parsed, analysis, unchecked

@@ -90,6 +90,23 @@ def test_five_megabyte_template_is_capped_and_says_so(scorer: rules.Scorer) -> N
     assert "EN_ACT_NOW" in {hit.rule for hit in result.hits}
 
 
+def test_absurd_nesting_is_cut_and_reported(scorer: rules.Scorer) -> None:
+    html = "<div>" * 100_000 + "Act now" + "</div>" * 100_000
+    result = scorer.score(TemplateInput(subject="Nest", html=html))
+    assert any("nest more than 1000 deep" in note for note in result.unchecked)
+    broken = next(hit for hit in result.hits if hit.rule == "HTML_BROKEN_MARKUP")
+    assert broken.evidence.startswith("elements nest more than 1000 deep")
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["<a" * 200_000, "<!" * 200_000, '<a href="' + "x" * 500_000, "<?" * 200_000],
+)
+def test_pathological_markup_is_handled(scorer: rules.Scorer, html: str) -> None:
+    result = scorer.score(TemplateInput(subject="x", html=html))
+    assert result.verdict in {"pass", "warn", "block"}
+
+
 def test_empty_template(scorer: rules.Scorer) -> None:
     result = scorer.score(TemplateInput(subject=""))
     rule_ids = {hit.rule for hit in result.hits}

@@ -226,7 +226,7 @@ def audit_sender(
     :class:`auditor.errors.ProfileError` before any lookup."""
     chosen = get_profile(profile)
     zones = tuple(dnsbl_zones) if dnsbl_zones is not None else dnsbl.default_zones()
-    start_lookups = resolver.lookups
+    start_lookups = resolver.thread_lookups
     findings: list[Finding] = []
 
     spf_report = spf.analyze_record(spec.domain, resolver=resolver)
@@ -291,7 +291,7 @@ def audit_sender(
         ips=ip_reports,
         listings=listings,
         mail_infra=infra,
-        dns_lookups=resolver.lookups - start_lookups,
+        dns_lookups=resolver.thread_lookups - start_lookups,
     )
 
 

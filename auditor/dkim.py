@@ -143,7 +143,11 @@ def check_selector(domain: str, selector: str, *, resolver: DnsResolver) -> Dkim
     if lookup.unavailable:
         finding = unavailable_finding(lookup, f"DKIM key for selector {selector}", subject=subject)
         return DkimSelectorReport(selector, name, False, None, (finding,), lookup)
-    records = [r for r in lookup.records if "p=" in r] if lookup.status is DnsStatus.ANSWER else []
+    records = (
+        [r for r in lookup.records if "p=" in r or r.lstrip().startswith("v=DKIM1")]
+        if lookup.status is DnsStatus.ANSWER
+        else []
+    )
     if not records:
         finding = make_finding(
             "DKIM_MISSING",

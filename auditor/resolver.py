@@ -241,6 +241,12 @@ class DnsResolver:
         """Lookups that went to a nameserver (cache misses)."""
         return self._counters.sent
 
+    @property
+    def thread_lookups(self) -> int:
+        """Lookups asked from the calling thread so far (for per-audit counts
+        while other threads share the resolver)."""
+        return getattr(self._local, "lookups", 0)
+
     def reset_counters(self) -> None:
         with self._counters.lock:
             self._counters.lookups = 0
@@ -257,6 +263,7 @@ class DnsResolver:
         key = (qname, rdtype)
         with self._counters.lock:
             self._counters.lookups += 1
+        self._local.lookups = getattr(self._local, "lookups", 0) + 1
         if self._cache is not None:
             cached = self._cache.get(key)
             if cached is not None:

@@ -385,3 +385,16 @@ def test_audit_many_keeps_order(dns_server, resolver):
     audits = audit_many(specs, resolver=resolver, concurrency=3)
     assert [a.domain for a in audits] == domains
     assert all(a.verdict == "pass" for a in audits), [_codes(a) for a in audits]
+    # Each audit counts its own lookups even though the resolver is shared.
+    serial = audit_sender(specs[0], resolver=resolver)
+    assert serial.dns_lookups > 10
+    assert [a.dns_lookups for a in audits] == [serial.dns_lookups] * len(domains)
+
+
+def test_dkim_record_without_key_is_invalid_not_missing(dns_server, resolver):
+    records = good_sender()
+    records[f"s1._domainkey.{DOMAIN}"] = {"TXT": ["v=DKIM1; k=rsa"]}
+    audit = _audit(dns_server, resolver, records)
+    finding = next(f for f in audit.findings if f.subject == "dkim:s1")
+    assert finding.code == "DKIM_INVALID"
+    assert "p=" in finding.message

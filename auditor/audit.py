@@ -116,7 +116,9 @@ class SenderAudit:
             "findings": [f.to_dict() for f in self.findings],
             "spf": {
                 "record": self.spf_record.record,
-                "valid": self.spf_record.valid,
+                # None when the record could not be fetched: unknown, not invalid.
+                "valid": None if self.spf_record.status == "unavailable"
+                else self.spf_record.valid,
                 "dns_lookups": self.spf_record.dns_lookups,
                 "ip_results": {ip: r.result for ip, r in self.spf_results.items()},
             },
@@ -349,7 +351,8 @@ def render_text(audit: SenderAudit) -> str:
         lines.append("  no selectors configured")
     for selector, report in audit.dkim.items():
         if report.key is None:
-            lines.append(f"  {selector}: {'invalid' if report.present else 'missing'}")
+            state = {True: "invalid", False: "missing", None: "unknown (DNS unavailable)"}
+            lines.append(f"  {selector}: {state[report.present]}")
         else:
             k = report.key
             state = "revoked" if k.revoked else f"{k.key_type} {k.bits} bits"

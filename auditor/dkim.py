@@ -52,7 +52,7 @@ class DkimKey:
 class DkimSelectorReport:
     selector: str
     name: str
-    present: bool
+    present: bool | None  # None: the lookup failed, so it is unknown
     key: DkimKey | None
     findings: tuple[Finding, ...]
     lookup: DnsResult
@@ -62,7 +62,7 @@ class DkimSelectorReport:
             "present": self.present,
             "key_type": self.key.key_type if self.key else None,
             "key_bits": self.key.bits if self.key else None,
-            "testing": self.key.testing if self.key else False,
+            "testing": self.key.testing if self.key else None,
         }
 
 
@@ -142,7 +142,7 @@ def check_selector(domain: str, selector: str, *, resolver: DnsResolver) -> Dkim
     lookup = resolver.query(name, "TXT")
     if lookup.unavailable:
         finding = unavailable_finding(lookup, f"DKIM key for selector {selector}", subject=subject)
-        return DkimSelectorReport(selector, name, False, None, (finding,), lookup)
+        return DkimSelectorReport(selector, name, None, None, (finding,), lookup)
     records = (
         [r for r in lookup.records if "p=" in r or r.lstrip().startswith("v=DKIM1")]
         if lookup.status is DnsStatus.ANSWER

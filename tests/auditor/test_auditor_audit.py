@@ -214,8 +214,9 @@ def test_spf_timeout_is_unavailable_not_missing(dns_server, resolver):
     assert finding.evidence["server"] == dns_server.nameserver
     assert dns_server.nameserver in finding.message
     data = audit.to_dict()
-    assert data["spf"]["valid"] is False
+    assert data["spf"]["valid"] is None  # unknown, not invalid
     assert data["spf"]["ip_results"] == {"192.0.2.1": "temperror"}
+    assert "status: unavailable" in render_text(audit)
 
 
 def test_whole_zone_timing_out_reports_nothing_missing(dns_server, resolver):
@@ -225,9 +226,13 @@ def test_whole_zone_timing_out_reports_nothing_missing(dns_server, resolver):
     )
     codes = _codes(audit)
     assert codes["DNS_UNAVAILABLE"] == "block"
-    assert not {c for c in codes if c.endswith("_MISSING") and c != "DKIM_MISSING"}
-    assert "DKIM_MISSING" not in codes
+    assert not {c for c in codes if c.endswith("_MISSING")}
     assert audit.verdict == "block"
+    data = audit.to_dict()
+    assert data["dkim"]["s1"] == {"present": None, "key_type": None, "key_bits": None,
+                                  "testing": None}
+    assert data["dmarc"]["record"] is None
+    assert "s1: unknown (DNS unavailable)" in render_text(audit)
 
 
 def test_dmarc_servfail_is_unavailable_not_missing(dns_server, resolver):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 import db
@@ -72,6 +73,7 @@ def test_threads_append_one_linear_log(ledger: ConsentLedger, database_url: str)
     _check_linear(ledger, WRITERS * (EVENTS_PER_WRITER + 20))
 
 
+@pytest.mark.slow
 def test_processes_append_one_linear_log(ledger: ConsentLedger, database_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     processes = [

@@ -257,6 +257,7 @@ def test_purposes_and_texts_registry(ledger: ConsentLedger) -> None:
     assert [t.version for t in ledger.consent_texts("sms")] == ["1"]
 
 
+@pytest.mark.slow
 def test_eligibility_is_set_based_with_a_reason_for_each(ledger: ConsentLedger) -> None:
     base = [f"user{i}@example.com" for i in range(10_000)]
     ledger.record_many(

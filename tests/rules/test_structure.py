@@ -205,11 +205,11 @@ def test_active_content(scorer: rules.Scorer, markup: str, rule: str, tag: str) 
 
 
 def test_too_many_links(scorer: rules.Scorer) -> None:
-    links = "".join(f'<a href="https://greenleaf.example/p/{i}">Plant {i}</a> ' for i in range(45))
+    links = "".join(f'<a href="https://greenleaf.example/p/{i}">Plant {i}</a> ' for i in range(85))
     hit = find(
         scorer.score(template(html=clean_html(body_extra=f"<p>{links}</p>"))), "TOO_MANY_LINKS"
     )
-    assert hit.evidence.startswith("47 links")
+    assert hit.evidence.startswith("87 links")
 
 
 def test_missing_unsubscribe_link(scorer: rules.Scorer) -> None:
@@ -325,3 +325,18 @@ def test_header_rules_apply_only_to_messages_with_headers(scorer: rules.Scorer) 
         h.rule for h in scorer.score(template(headers=with_list)).hits
     }
     assert "MISSING_LIST_UNSUBSCRIBE_HEADER" not in {h.rule for h in scorer.score(template()).hits}
+
+
+@pytest.mark.parametrize(
+    ("href", "hit"),
+    [
+        ("https://greenleaf.example/files/setup.exe", True),
+        ("https://greenleaf.example/app.apk?v=2", True),
+        ("https://www.greenleaf.com", False),
+        ("mailto:help@greenleaf.com", False),
+        ("https://greenleaf.example/setup.exe.html", False),
+    ],
+)
+def test_executable_links_are_told_from_domains(scorer: rules.Scorer, href: str, hit: bool) -> None:
+    html = clean_html(body_extra=f'<p><a href="{href}">Download</a></p>')
+    assert ("URI_EXECUTABLE" in {h.rule for h in scorer.score(template(html=html)).hits}) is hit

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from auditor.errors import PermError, SpfError, TempError
@@ -295,7 +297,7 @@ def expand_macros(
 
 
 def _expand(value: str, ctx: _MacroContext, *, explanation: bool, now: int | None = None,
-            resolve_p: object = None) -> str:
+            resolve_p: Callable[[], str] | None = None) -> str:
     out: list[str] = []
     position = 0
     while True:
@@ -329,7 +331,7 @@ def _expand(value: str, ctx: _MacroContext, *, explanation: bool, now: int | Non
         elif low == "i":
             raw = _ip_dotted(ctx.ip)
         elif low == "p":
-            if ctx.validated_name is None and callable(resolve_p):
+            if ctx.validated_name is None and resolve_p is not None:
                 ctx.validated_name = resolve_p()
             raw = ctx.validated_name or "unknown"
         elif low == "v":
@@ -550,7 +552,8 @@ def _explain(ev: _Evaluation, record: SpfRecord, domain: str) -> str | None:
         text = txt.records[0]
         if any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in text):
             return None
-        return _expand(text, ctx, explanation=True, resolve_p=lambda: _p_name(ev, domain))
+        return _expand(text, ctx, explanation=True, now=int(time.time()),
+                       resolve_p=lambda: _p_name(ev, domain))
     except SpfError:
         return None
 
@@ -679,7 +682,7 @@ def analyze_record(domain: str, *, resolver: DnsResolver) -> SpfRecordReport:
     walk = _Walk(resolver)
     try:
         record = parse_record(text, domain)
-        all_qualifier = walk.visit(record, domain, top=True)
+        all_qualifier = walk.visit(record, domain)
     except TempError as error:
         return SpfRecordReport(
             domain, "unavailable", record=text, problem=str(error),
@@ -709,7 +712,9 @@ class _Walk:
             raise TempError(f"DNS lookup failed: {result.describe()}", result)
         return result
 
-    def visit(self, record: SpfRecord, domain: str, *, top: bool) -> str | None:
+    def visit(self, record: SpfRecord, domain: str) -> str | None:
+        """Count the record's lookups (following includes and redirect) and
+        return the qualifier of its final ``all`` (through a redirect)."""
         if domain in self.stack:
             raise PermError(f"include/redirect loop through {domain}")
         self.stack.append(domain)
@@ -723,7 +728,7 @@ class _Walk:
                 target = (d.domain_spec or domain).rstrip(".").lower()
                 if d.mechanism == "include":
                     included = self._record_at(target, f"include:{target}")
-                    self.visit(included, target, top=False)
+                    self.visit(included, target)
                 elif d.mechanism in ("a", "mx", "exists"):
                     rdtype = {"a": "A", "mx": "MX", "exists": "A"}[d.mechanism]
                     answer = self._query(target, rdtype)
@@ -738,7 +743,7 @@ class _Walk:
                 if all_directive is None and "%" not in record.redirect:
                     target = record.redirect.rstrip(".").lower()
                     redirected = self._record_at(target, f"redirect={target}")
-                    return self.visit(redirected, target, top=top)
+                    return self.visit(redirected, target)
             return all_directive.qualifier if all_directive is not None else None
         finally:
             self.stack.pop()

@@ -314,3 +314,22 @@ def test_empty_sender_uses_helo_identity(dns_server, resolver):
     dns_server.add_records({"mail.example.net": {"TXT": ["v=spf1 exists:%{l}.%{o}.x.%{h} -all"]},
                             "postmaster.mail.example.net.x.mail.example.net": {"A": ["127.0.0.1"]}})
     assert check_host("192.0.2.1", "", "mail.example.net", resolver=resolver).result == "pass"
+
+
+def test_exp_only_macros(dns_server, resolver):
+    dns_server.add_records(
+        {
+            "example.com": {"TXT": ["v=spf1 -all exp=why.example.com"]},
+            "why.example.com": {"TXT": ["%{c} refused at %{t} by %{r}; see %{d}"]},
+        }
+    )
+    result = check_host("2001:db8::7", SENDER, HELO, resolver=resolver)
+    text = result.explanation or ""
+    ip, _, rest = text.partition(" refused at ")
+    stamp = rest.split(" ", 1)[0]
+    assert ip == "2001:db8::7"
+    assert stamp.isdigit() and int(stamp) > 1_600_000_000
+    assert text.endswith("see example.com")
+    # %{c} is not allowed outside explanations.
+    dns_server.add_records({"example.org": {"TXT": ["v=spf1 exists:%{c}.example.org -all"]}})
+    assert check_host("192.0.2.1", "a@example.org", HELO, resolver=resolver).result == "permerror"

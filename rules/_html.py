@@ -14,6 +14,7 @@ import html as html_lib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -283,12 +284,12 @@ class _Walker:
         stack: list[tuple[LexborNode, _Style]] = [(root, _Style())]
         while stack:
             node, style = stack.pop()
-            if node.is_text_node:
+            tag = node.tag or ""
+            if tag == "-text":
                 self._text(node, style)
                 continue
-            tag = node.tag or ""
-            if tag.startswith(("-", "#")) or node.is_comment_node:
-                continue
+            if tag.startswith(("-", "#", "!")):
+                continue  # comments, doctype, processing instructions
             attributes = node.attributes
             span = self._tag_span(tag, attributes)
             if tag in ACTIVE_ELEMENTS:
@@ -389,22 +390,40 @@ class _Walker:
         raw_style = attributes.get("style")
         if not raw_style:
             return style
-        declarations: dict[str, str] = {}
-        for declaration in raw_style.split(";"):
-            name, _, value = declaration.partition(":")
-            if value:
-                declarations[name.strip().lower()] = value.strip().lower()
+        declared = _declared_style(raw_style)
         if style.hidden is None:
-            style.hidden = _hidden_reason(declarations)
-        size = declarations.get("font-size")
-        if size:
-            style.font_px = _font_px(size, parent.font_px)
-        if "color" in declarations:
-            style.color = _parse_color(declarations["color"]) or style.color
-        background = declarations.get("background-color") or declarations.get("background")
-        if background:
-            style.background = _parse_color(background) or style.background
+            style.hidden = declared.hidden
+        if declared.font_size:
+            style.font_px = _font_px(declared.font_size, parent.font_px)
+        style.color = declared.color or style.color
+        style.background = declared.background or style.background
         return style
+
+
+@dataclass(frozen=True)
+class _DeclaredStyle:
+    hidden: str | None
+    font_size: str | None
+    color: RGB | None
+    background: RGB | None
+
+
+@lru_cache(maxsize=4096)
+def _declared_style(raw_style: str) -> _DeclaredStyle:
+    """What an inline style attribute says; cached because templates repeat the
+    same inline styles on hundreds of cells."""
+    declarations: dict[str, str] = {}
+    for declaration in raw_style.split(";"):
+        name, _, value = declaration.partition(":")
+        if value:
+            declarations[name.strip().lower()] = value.strip().lower()
+    background = declarations.get("background-color") or declarations.get("background")
+    return _DeclaredStyle(
+        hidden=_hidden_reason(declarations),
+        font_size=declarations.get("font-size"),
+        color=_parse_color(declarations["color"]) if "color" in declarations else None,
+        background=_parse_color(background) if background else None,
+    )
 
 
 def _hidden_reason(declarations: dict[str, str]) -> str | None:

@@ -31,7 +31,7 @@ DETECTOR_LANGUAGES = (
 # Paragraph chunks shorter than this are merged with neighbours before lingua sees them:
 # a few words are not enough to tell German from Dutch.
 _MIN_CHUNK = 120
-_MAX_DETECT_CHARS = 3000
+_MAX_DETECT_CHARS = 2000
 
 
 @dataclass(frozen=True)

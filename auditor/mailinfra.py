@@ -1,7 +1,10 @@
 """Receiving-side mail infrastructure: MX, MTA-STS, TLS-RPT, BIMI (DNS only).
 
-MTA-STS is judged from its ``_mta-sts`` TXT record alone; the HTTPS policy
-file is not fetched.
+Records are fetched over the shared resolver (so a failed lookup is
+DNS_UNAVAILABLE, never "missing"); the MTA-STS and TLS-RPT records are then
+validated with checkdmarc's parsers, which do no network I/O. MTA-STS is
+judged from its ``_mta-sts`` TXT record alone; the HTTPS policy file is not
+fetched.
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from checkdmarc.mta_sts import MTASTSError, parse_mta_sts_record
+from checkdmarc.smtp_tls_reporting import (
+    SMTPTLSReportingError,
+    parse_smtp_tls_reporting_record,
+)
+
 from auditor.findings import Finding, make_finding, unavailable_finding
 from auditor.resolver import DnsResolver, DnsResult, DnsStatus
 
 __all__ = ["MailInfraReport", "check_mail_infra"]
-
-_STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-
 
 @dataclass(frozen=True)
 class MailInfraReport:
@@ -35,6 +41,33 @@ def _tags(record: str) -> dict[str, str]:
         if eq:
             tags[name.strip().lower()] = value.strip()
     return tags
+
+
+def _mta_sts_problem(record: str) -> str | None:
+    try:
+        parse_mta_sts_record(record)
+    except MTASTSError as error:
+        return str(error).rstrip(".")
+    return None
+
+
+def _tlsrpt_problem(record: str) -> str | None:
+    try:
+        parse_smtp_tls_reporting_record(record)
+    except SMTPTLSReportingError as error:
+        return str(error).rstrip(".")
+    return None
+
+
+def _bimi_problem(record: str) -> str | None:
+    # checkdmarc's BIMI check downloads the logo and certificate; only the
+    # record's own shape is judged here.
+    tags = _tags(record)
+    if "l" not in tags:
+        return "the l= tag (logo URL) is missing"
+    if tags["l"] and not tags["l"].lower().startswith("https://"):
+        return "l= must be an https:// logo URL (or empty to decline)"
+    return None
 
 
 def _versioned(lookup: DnsResult, version: str) -> list[str]:
@@ -64,23 +97,17 @@ def check_mail_infra(domain: str, *, resolver: DnsResolver) -> MailInfraReport:
     sts_record = _txt_check(
         resolver, f"_mta-sts.{domain}", version="STSv1", prefix="MTA_STS", label="MTA-STS",
         findings=findings,
-        validate=lambda tags: None if _STS_ID.match(tags.get("id", ""))
-        else "id= must be 1-32 letters or digits",
+        validate=_mta_sts_problem,
     )
     tlsrpt_record = _txt_check(
         resolver, f"_smtp._tls.{domain}", version="TLSRPTv1", prefix="TLSRPT",
         label="SMTP TLS reporting", findings=findings,
-        validate=lambda tags: None if any(
-            u.strip().lower().startswith(("mailto:", "https:"))
-            for u in tags.get("rua", "").split(","))
-        else "rua= must name a mailto: or https: destination",
+        validate=_tlsrpt_problem,
     )
     bimi_record = _txt_check(
         resolver, f"default._bimi.{domain}", version="BIMI1", prefix="BIMI", label="BIMI",
         findings=findings,
-        validate=lambda tags: None if (
-            "l" in tags and (tags["l"] == "" or tags["l"].lower().startswith("https://")))
-        else "l= must be an https:// logo URL (or empty to decline)",
+        validate=_bimi_problem,
     )
     return MailInfraReport(domain, mx, sts_record, tlsrpt_record, bimi_record, tuple(findings))
 
@@ -93,7 +120,7 @@ def _txt_check(
     prefix: str,
     label: str,
     findings: list[Finding],
-    validate: Callable[[dict[str, str]], str | None],
+    validate: Callable[[str], str | None],
 ) -> str | None:
     """Find the one ``v=VERSION`` TXT record at ``name``; add findings."""
     lookup = resolver.query(name, "TXT")
@@ -114,7 +141,7 @@ def _txt_check(
             evidence={"name": name, "records": records},
         ))
         return None
-    problem = validate(_tags(records[0]))
+    problem = validate(records[0])
     if problem:
         findings.append(make_finding(
             f"{prefix}_INVALID", f"The {label} record at {name} is malformed: {problem}.",

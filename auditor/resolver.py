@@ -319,13 +319,14 @@ class DnsResolver:
             response = dns.query.receive_udp(
                 sock, destination, expiration, ignore_unexpected=True, ignore_errors=True
             )[0]
+            if response.id != query_id or not response.flags & dns.flags.QR:
+                continue
             if (
-                response.id == query_id
-                and response.flags & dns.flags.QR
-                and len(response.question) == 1
+                len(response.question) == 1
                 and response.question[0].name == name
                 and response.question[0].rdtype == rdtype
-            ):
+            ) or (response.flags & dns.flags.TC and not response.question):
+                # Some servers drop the question from a truncated reply.
                 return response
 
     def _ask(self, qname: str, rdtype: str) -> DnsResult:

@@ -12,9 +12,11 @@ from auditor import DnsResolver, DnsStatus, ResolverConfigError
 from auditor.resolver import parse_nameserver, reverse_name
 from tests.support.dns_server import FixtureDnsServer
 
-# The same short limits as the ``resolver`` fixture.
-TEST_TIMEOUT = 0.1
-TEST_LIFETIME = 0.1
+# Limits for resolvers built here: short where a test waits for a timeout,
+# patient where it must not see one.
+TEST_TIMEOUT = 0.2
+TEST_LIFETIME = 0.2
+PATIENT = 2.0
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,7 @@ def test_resolver_rejects_bad_settings():
         DnsResolver(["127.0.0.1"], cache_size=-1)
 
 
-def test_typed_outcomes(dns_server, resolver):
+def test_typed_outcomes(dns_server, resolver, impatient_resolver):
     dns_server.add_records(
         {
             "example.com": {"A": ["192.0.2.1"], "TXT": ["v=spf1 -all", "hello"],
@@ -67,7 +69,7 @@ def test_typed_outcomes(dns_server, resolver):
     assert nodata.status is DnsStatus.NODATA and nodata.void and not nodata.unavailable
     assert resolver.query("b.example.com", "A").status is DnsStatus.NODATA  # empty non-terminal
     assert resolver.query("nope.example.com", "A").status is DnsStatus.NXDOMAIN
-    timeout = resolver.query("x.timeout.test", "A")
+    timeout = impatient_resolver.query("x.timeout.test", "A")
     assert (timeout.status, timeout.reason) == (DnsStatus.UNAVAILABLE, "timeout")
     assert not timeout.void
     servfail = resolver.query("x.servfail.test", "TXT")
@@ -78,6 +80,16 @@ def test_typed_outcomes(dns_server, resolver):
     assert "timeout" in timeout.describe() and dns_server.nameserver in timeout.describe()
 
 
+def test_truncated_udp_reply_is_repeated_over_tcp(dns_server, resolver):
+    dns_server.add_records({"example.com": {"TXT": ["v=spf1 -all"], "A": ["192.0.2.1"]}})
+    dns_server.truncate_udp = True
+    try:
+        assert resolver.query("example.com", "TXT").records == ("v=spf1 -all",)
+        assert resolver.query("nope.example.com", "A").status is DnsStatus.NXDOMAIN
+    finally:
+        dns_server.truncate_udp = False
+
+
 def test_long_txt_record_is_joined(dns_server, resolver):
     record = "v=spf1 " + " ".join(f"ip4:198.51.100.{i}" for i in range(40)) + " -all"
     dns_server.add_records({"long.example": {"TXT": [record]}})
@@ -85,10 +97,10 @@ def test_long_txt_record_is_joined(dns_server, resolver):
     assert resolver.query("long.example", "TXT").records == (record,)
 
 
-def test_timeout_respects_lifetime(dns_server, resolver):
+def test_timeout_respects_lifetime(dns_server, impatient_resolver):
     started = time.monotonic()
-    assert resolver.query("slow.timeout.test", "A").unavailable
-    assert time.monotonic() - started < TEST_LIFETIME + 0.2
+    assert impatient_resolver.query("slow.timeout.test", "A").unavailable
+    assert time.monotonic() - started < TEST_LIFETIME + 0.3
 
 
 def test_fails_over_to_the_next_nameserver(dns_server):
@@ -97,15 +109,15 @@ def test_fails_over_to_the_next_nameserver(dns_server):
         dead = f"127.0.0.1:{silent.getsockname()[1]}"
         dns_server.add_records({"example.com": {"A": ["192.0.2.1"]}})
         resolver = DnsResolver([dead, dns_server.nameserver], timeout=TEST_TIMEOUT,
-                               lifetime=TEST_TIMEOUT * 4, cache_size=0)
+                               lifetime=PATIENT, cache_size=0)
         assert resolver.query("example.com", "A").records == ("192.0.2.1",)
         assert resolver.servers_text == f"{dead}, {dns_server.nameserver}"
 
 
 def test_cache_respects_ttl(dns_server):
     dns_server.add_zone_text("short.example. 1 IN A 192.0.2.1")
-    resolver = DnsResolver([dns_server.nameserver], timeout=TEST_TIMEOUT,
-                           lifetime=TEST_LIFETIME)
+    resolver = DnsResolver([dns_server.nameserver], timeout=PATIENT,
+                           lifetime=PATIENT)
     assert resolver.query("short.example", "A").records == ("192.0.2.1",)
     dns_server.clear()
     dns_server.add_zone_text("short.example. 1 IN A 192.0.2.2")
@@ -117,8 +129,8 @@ def test_cache_respects_ttl(dns_server):
 
 
 def test_cache_keeps_negative_answers_for_the_soa_minimum(dns_server):
-    resolver = DnsResolver([dns_server.nameserver], timeout=TEST_TIMEOUT,
-                           lifetime=TEST_LIFETIME)
+    resolver = DnsResolver([dns_server.nameserver], timeout=PATIENT,
+                           lifetime=PATIENT)
     first = resolver.query("missing.example", "A")
     assert first.status is DnsStatus.NXDOMAIN and first.ttl == 60
     resolver.query("missing.example", "A")
@@ -126,8 +138,8 @@ def test_cache_keeps_negative_answers_for_the_soa_minimum(dns_server):
 
 
 def test_cache_never_keeps_unavailable(dns_server):
-    resolver = DnsResolver([dns_server.nameserver], timeout=TEST_TIMEOUT,
-                           lifetime=TEST_LIFETIME)
+    resolver = DnsResolver([dns_server.nameserver], timeout=PATIENT,
+                           lifetime=PATIENT)
     dns_server.answer_servfail("flaky.example")
     assert resolver.query("flaky.example", "A").unavailable
     dns_server.clear()
@@ -138,8 +150,8 @@ def test_cache_never_keeps_unavailable(dns_server):
 
 def test_cache_is_bounded(dns_server):
     dns_server.add_records({f"n{i}.example": {"A": [f"192.0.2.{i}"]} for i in range(3)})
-    resolver = DnsResolver([dns_server.nameserver], timeout=TEST_TIMEOUT,
-                           lifetime=TEST_LIFETIME, cache_size=2)
+    resolver = DnsResolver([dns_server.nameserver], timeout=PATIENT,
+                           lifetime=PATIENT, cache_size=2)
     for i in range(3):
         resolver.query(f"n{i}.example", "A")
     resolver.query("n2.example", "A")  # still cached

@@ -153,9 +153,9 @@ def test_include_results(dns_server, resolver):
     assert check_host("192.0.2.1", "a@other.com", HELO, resolver=resolver).result == "permerror"
 
 
-def test_include_of_timeout_is_temperror(dns_server, resolver):
+def test_include_of_timeout_is_temperror(dns_server, impatient_resolver):
     dns_server.add_records({"example.com": {"TXT": ["v=spf1 include:spf.timeout.test -all"]}})
-    result = check_host("192.0.2.1", SENDER, HELO, resolver=resolver)
+    result = check_host("192.0.2.1", SENDER, HELO, resolver=impatient_resolver)
     assert result.result == "temperror"
     assert result.failed_lookup is not None
     assert result.failed_lookup.name == "spf.timeout.test"

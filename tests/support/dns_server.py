@@ -77,7 +77,7 @@ class _UdpLoop:
                 continue
             except OSError:
                 return
-            wire = self._server.answer_wire(data)
+            wire = self._server.answer_wire(data, udp=True)
             if wire is not None:
                 with contextlib.suppress(OSError):
                     self._sock.sendto(wire, peer)
@@ -116,6 +116,9 @@ class FixtureDnsServer:
         self._udp: _UdpLoop | None = None
         self.port = 0
         self.queries = 0
+        # When set, every UDP reply is an empty one with TC=1, so that clients
+        # must repeat the query over TCP.
+        self.truncate_udp = False
 
     # ----- fixture data -------------------------------------------------
     def add_records(self, records: Mapping[str, Mapping[str, Iterable[str] | str]]) -> None:
@@ -202,7 +205,7 @@ class FixtureDnsServer:
                 return self._records[wildcard]
         return None
 
-    def answer_wire(self, data: bytes) -> bytes | None:
+    def answer_wire(self, data: bytes, *, udp: bool = False) -> bytes | None:
         """The reply to one query packet, or None for no reply at all.
 
         Replies depend only on the query minus its ID and on the fixture
@@ -212,6 +215,13 @@ class FixtureDnsServer:
         """
         if len(data) < 12:
             return None
+        if udp and self.truncate_udp:
+            try:
+                reply = DNSRecord.parse(data).reply()
+            except DNSError:
+                return None
+            reply.header.tc = 1
+            return reply.pack()
         key = data[2:]
         cached = self._wire_cache.get(key)
         if cached is not None:
@@ -305,7 +315,11 @@ class FixtureDnsServer:
             self._tcp = tcp
             self._udp = _UdpLoop(self, udp)
             self._udp.start()
-            tcp.start_thread()
+            # serve_forever's default 0.5 s poll would make every stop() wait that long.
+            threading.Thread(
+                target=tcp.server.serve_forever, kwargs={"poll_interval": 0.05},
+                name="fixture-dns-tcp", daemon=True,
+            ).start()
             return self
         raise RuntimeError("could not start the fixture DNS server")
 

@@ -27,6 +27,10 @@ PARTS: frozenset[str] = frozenset({"subject", "body"})
 
 PACKS_DIR = Path(__file__).with_name("packs")
 
+# libyaml's safe loader parses the packs ten times faster than the pure-Python one
+# (a third of a second at start-up); both build plain data only.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _RULE_ID = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
 _PACK_KEYS = frozenset({"pack", "language", "description", "rules"})
 _REQUIRED_RULE_KEYS = ("id", "description", "kind", "languages", "weight", "remediation")
@@ -151,7 +155,7 @@ _Checks = Mapping[str, tuple[object, Callable[[Mapping[str, Any]], None]]]
 
 def _load_pack(path: Path, known_checks: _Checks) -> Pack:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise PackError(path, f"cannot read pack: {error}") from error
     if not isinstance(document, dict):

@@ -194,12 +194,10 @@ def _spf_ip_findings(ip: str, result: spf.SpfResult, domain_codes: set[str]) -> 
                              subject=subject, evidence={**evidence, "problem": result.problem})]
     if result.result == "permerror":
         problem = result.problem or ""
-        if "DNS-querying terms" in problem:
-            code = "SPF_TOO_MANY_LOOKUPS"
-        elif "returned no records" in problem or "void lookups" in problem:
-            code = "SPF_VOID_LOOKUPS"
-        else:
-            code = "SPF_INVALID"
+        code = {
+            "dns_lookups": "SPF_TOO_MANY_LOOKUPS",
+            "void_lookups": "SPF_VOID_LOOKUPS",
+        }.get(result.exceeded_limit or "", "SPF_INVALID")
         if code in domain_codes:
             return []
         return [make_finding(code, f"SPF evaluation for {ip} ends in permerror: {problem}.",
@@ -413,7 +411,9 @@ class AuditDrift:
         }
 
 
-def _drift_items(audit: SenderAudit | Mapping[str, Any]) -> tuple[str, str, dict]:
+def _drift_items(
+    audit: SenderAudit | Mapping[str, Any],
+) -> tuple[str, str, dict[tuple[str, str], DriftItem]]:
     data = audit.to_dict() if isinstance(audit, SenderAudit) else audit
     try:
         items = {}

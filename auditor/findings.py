@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from auditor.errors import CatalogueError
+from auditor.resolver import DnsResult
 
 __all__ = [
     "CodeInfo",
@@ -129,8 +130,8 @@ def make_finding(
     )
 
 
-def unavailable_finding(lookup: Any, what: str, *, subject: str = "domain") -> Finding:
-    """DNS_UNAVAILABLE for a failed lookup (an ``auditor.resolver.DnsResult``)."""
+def unavailable_finding(lookup: DnsResult, what: str, *, subject: str = "domain") -> Finding:
+    """DNS_UNAVAILABLE for a failed lookup: names the name, type, server and reason."""
     return make_finding(
         "DNS_UNAVAILABLE",
         f"{what}: the {lookup.rdtype} lookup of {lookup.name} at {lookup.server} failed "

@@ -390,6 +390,7 @@ class SpfResult:
     void_lookups: int = 0
     problem: str | None = None
     failed_lookup: DnsResult | None = None
+    exceeded_limit: str | None = None  # "dns_lookups" or "void_lookups" for such permerrors
 
 
 class _VoidLimitError(PermError):
@@ -626,8 +627,13 @@ def check_host(ip: str, sender: str, helo: str, *, resolver: DnsResolver,
                          failed_lookup=error.lookup if isinstance(error.lookup, DnsResult)
                          else None)
     except PermError as error:
+        limit = None
+        if isinstance(error, _LookupLimitError):
+            limit = "dns_lookups"
+        elif isinstance(error, _VoidLimitError):
+            limit = "void_lookups"
         return SpfResult("permerror", domain=start, dns_lookups=ev.lookups,
-                         void_lookups=ev.voids, problem=str(error))
+                         void_lookups=ev.voids, problem=str(error), exceeded_limit=limit)
     return SpfResult(
         result,
         explanation=ev.explanation if result == "fail" else None,

@@ -406,3 +406,18 @@ def test_dkim_record_without_key_is_invalid_not_missing(dns_server, resolver):
     finding = next(f for f in audit.findings if f.subject == "dkim:s1")
     assert finding.code == "DKIM_INVALID"
     assert "p=" in finding.message
+
+
+def test_limit_hit_only_during_evaluation_is_reported_per_ip(dns_server, resolver):
+    records = good_sender()
+    # Macro targets are not followed by the record walk, so only the
+    # evaluation for each IP meets the void-lookup limit.
+    records[DOMAIN]["TXT"] = [
+        "v=spf1 exists:%{i}.a.example.com exists:%{i}.b.example.com "
+        "exists:%{i}.c.example.com ip4:192.0.2.1 ip6:2001:db8::1 -all"
+    ]
+    audit = _audit(dns_server, resolver, records)
+    voids = [f for f in audit.findings if f.code == "SPF_VOID_LOOKUPS"]
+    assert {f.subject for f in voids} == {"ip:192.0.2.1", "ip:2001:db8::1"}
+    assert audit.to_dict()["spf"]["ip_results"] == {"192.0.2.1": "permerror",
+                                                    "2001:db8::1": "permerror"}

@@ -507,11 +507,11 @@ def _matches(ev: _Evaluation, d: Directive, domain: str) -> bool:
     ev.count_lookup(d.text)
     target = _target(ev, d.domain_spec, domain)
     if d.mechanism == "include":
+        # temperror and permerror inside the include arrive as exceptions and
+        # end the whole evaluation with the same result (section 5.2).
         outcome = _check(ev, target, include=True)
-        if outcome in ("temperror",):
-            raise TempError(f"include:{target} returned temperror")
-        if outcome in ("permerror", "none"):
-            raise PermError(f"include:{target} returned {outcome}")
+        if outcome == "none":
+            raise PermError(f"include:{target} has no SPF record")
         return outcome == "pass"
     if d.mechanism == "a":
         return any(_in_cidr(a, ev.ip, d) for a in ev.address_records(target))

@@ -330,6 +330,16 @@ def subject_too_long(ctx: StructureContext, params: Params) -> list[Detection]:
              Location("subject", maximum, len(ctx.subject)))]
 
 
+def fake_reply_subject(ctx: StructureContext, params: Params) -> list[Detection]:
+    # A real reply carries In-Reply-To or References; a campaign template never does.
+    if any(name.lower() in ("in-reply-to", "references") for name, _ in ctx.headers):
+        return []
+    match = _compiled(str(params.get("pattern", ""))).search(ctx.subject)
+    if match is None:
+        return []
+    return [(match.group(0), Location("subject", match.start(), match.end()))]
+
+
 def subject_all_caps(ctx: StructureContext, params: Params) -> list[Detection]:
     letters = [c for c in ctx.subject if c.isalpha() and (c.isupper() or c.islower())]
     if len(letters) < int(params.get("min_letters", 8)):
@@ -417,6 +427,16 @@ def _language_lists(params: Params, key: str, *, regex: bool) -> None:
                                      f"{value!r}: {error}") from error
 
 
+def _pattern(params: Params) -> None:
+    pattern = params.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("params.pattern must be a regular expression")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"params.pattern: bad regular expression {pattern!r}: {error}") from error
+
+
 def _tags(params: Params) -> None:
     tags = params.get("tags")
     if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
@@ -448,6 +468,7 @@ STRUCTURE_CHECKS: dict[str, tuple[Check, Validator]] = {
     "subject_empty": (subject_empty, _no_params),
     "subject_too_long": (subject_too_long, _no_params),
     "subject_all_caps": (subject_all_caps, _no_params),
+    "fake_reply_subject": (fake_reply_subject, _pattern),
     "emoji_storm": (emoji_storm, _no_params),
     "title_subject_mismatch": (title_subject_mismatch, _no_params),
     "broken_html": (broken_html, _no_params),

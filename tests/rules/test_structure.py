@@ -340,3 +340,11 @@ def test_header_rules_apply_only_to_messages_with_headers(scorer: rules.Scorer) 
 def test_executable_links_are_told_from_domains(scorer: rules.Scorer, href: str, hit: bool) -> None:
     html = clean_html(body_extra=f'<p><a href="{href}">Download</a></p>')
     assert ("URI_EXECUTABLE" in {h.rule for h in scorer.score(template(html=html)).hits}) is hit
+
+
+def test_reply_prefix_is_fake_only_without_reply_headers(scorer: rules.Scorer) -> None:
+    subject = "RE: your spring order"
+    hit = find(scorer.score(template(subject=subject)), "SUBJECT_FAKE_REPLY")
+    assert located(hit, subject) == "RE:"
+    reply = template(subject=subject, headers=(("In-Reply-To", "<a1@greenleaf.example>"),))
+    assert "SUBJECT_FAKE_REPLY" not in {h.rule for h in scorer.score(reply).hits}

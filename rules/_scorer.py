@@ -8,6 +8,7 @@ import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -299,6 +300,7 @@ def _compile(rule: Rule) -> list[re.Pattern[str]]:
         return [re.compile(pattern, flags) for pattern in rule.patterns]
 
 
+@lru_cache(maxsize=4096)
 def _host(href: str) -> str | None:
     try:
         host = urlsplit(href.strip()).hostname

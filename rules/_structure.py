@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +53,11 @@ class StructureContext:
         """The text a reader sees first: the HTML's visible text, else the text part."""
         return self.html.visible_text if self.html is not None else self.text
 
+    @cached_property
+    def collapsed_reader_text(self) -> str:
+        """``reader_text`` with white space collapsed, computed once for all checks."""
+        return _collapsed(self.reader_text)
+
 
 @lru_cache(maxsize=512)
 def _compiled(pattern: str) -> re.Pattern[str]:
@@ -69,6 +74,7 @@ def _segment_location(segment: TextSegment) -> Location:
     return Location("html", segment.raw_start, segment.raw_end)
 
 
+@lru_cache(maxsize=4096)
 def _host(href: str) -> str | None:
     try:
         host = urlsplit(href).hostname
@@ -88,7 +94,7 @@ def _base_domain(host: str) -> str:
 
 
 def short_visible_text(ctx: StructureContext, params: Params) -> list[Detection]:
-    text = _collapsed(ctx.reader_text)
+    text = ctx.collapsed_reader_text
     if not text and ctx.html is None:
         return [("the message has no body", Location("text"))]
     cjk = len(_CJK.findall(text)) > len(text) / 3
@@ -102,7 +108,7 @@ def short_visible_text(ctx: StructureContext, params: Params) -> list[Detection]
 def image_only(ctx: StructureContext, params: Params) -> list[Detection]:
     if ctx.html is None or not ctx.html.images:
         return []
-    text = _collapsed(ctx.html.visible_text)
+    text = ctx.collapsed_reader_text
     if len(text) > int(params.get("max_text_chars", 50)):
         return []
     first = ctx.html.images[0]
@@ -114,7 +120,7 @@ def low_text_image_ratio(ctx: StructureContext, params: Params) -> list[Detectio
     if ctx.html is None:
         return []
     images = len(ctx.html.images)
-    text = len(_collapsed(ctx.html.visible_text))
+    text = len(ctx.collapsed_reader_text)
     image_only_limit = int(params.get("max_text_chars_for_image_only", 50))
     if images < int(params.get("min_images", 2)) or text <= image_only_limit:
         return []

@@ -58,9 +58,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(senders_ui_bp)
     app.register_blueprint(public_bp)
     # The JSON API authenticates with bearer tokens, which a foreign site cannot make a
-    # browser send, so CSRF tokens guard only the cookie-authenticated pages.
+    # browser send, and the public pages act on the token in their link, so CSRF tokens
+    # guard only the cookie-authenticated pages.
     for name, blueprint in app.blueprints.items():
-        if name not in {ui_bp.name, senders_ui_bp.name, public_bp.name}:
+        if name not in {ui_bp.name, senders_ui_bp.name}:
             csrf.exempt(blueprint)
     register_problem_handlers(app)
     app.teardown_appcontext(close_request_session)

@@ -69,6 +69,12 @@ class Settings:
     upstream_password: str = field(
         default="", repr=False, metadata=_doc("Upstream SMTP password (never logged)")
     )
+    organisation: str = field(
+        default="", metadata=_doc("Name of the organisation shown on public pages and in mails")
+    )
+    unsubscribe_mailto: str = field(
+        default="", metadata=_doc("Address for the mailto: form of List-Unsubscribe (optional)")
+    )
     mail_from: str = field(
         default="no-reply@localhost",
         metadata=_doc("Envelope and From address of mail sendgate itself sends"),

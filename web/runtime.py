@@ -10,12 +10,15 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 import db
 from auditor import DnsResolver, ResolverConfigError
+from consent import ConsentKeys, ConsentLedger, ConsentSettings
+from relay import Upstream, upstream_from_url
 from web.config import ConfigError, Settings
 from web.keys import ServiceKeys, load_keys
 
@@ -39,6 +42,37 @@ class Runtime:
     def dns_resolver(self) -> DnsResolver:
         """The one resolver of this process (its cache is shared by every audit)."""
         return make_resolver(self.settings)
+
+    @functools.cached_property
+    def consent(self) -> ConsentLedger:
+        """The consent ledger bound to this process's database and keys."""
+        settings = self.settings
+        return ConsentLedger(
+            self.database,
+            ConsentKeys(
+                pepper=self.keys.subject_pepper,
+                master_key=self.keys.master_key,
+                token_key=self.keys.token_key,
+                signing_key=self.keys.ledger_signing_key,
+            ),
+            ConsentSettings(
+                optin_token_ttl=timedelta(hours=settings.opt_in_token_ttl_hours),
+                repermission_months=settings.repermission_months,
+                base_url=settings.base_url,
+                unsubscribe_mailto=settings.unsubscribe_mailto or None,
+            ),
+            dns_resolver=self.dns_resolver,
+        )
+
+    @functools.cached_property
+    def upstream(self) -> Upstream:
+        """Where mail sendgate itself sends (opt-in confirmations) is delivered."""
+        settings = self.settings
+        return upstream_from_url(
+            settings.upstream,
+            username=settings.upstream_username,
+            password=settings.upstream_password,
+        )
 
     def check_database(self) -> None:
         """Fail start-up with one line when the database is unreachable or not initialised."""

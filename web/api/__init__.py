@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from web.api import accounts, senders, templates
+from web.api import accounts, consent, senders, templates
 
 API_PREFIX = "/api/v1"
 
 # Areas register here; each module exposes `blp`, a flask_smorest.Blueprint.
-AREAS = [accounts, senders, templates]
+AREAS = [accounts, consent, senders, templates]
 
 
 def init_api(app: Flask) -> Api:

@@ -15,7 +15,13 @@ import click
 from web.cli.context import ConfigFailure, cli_state
 from web.config import ConfigError
 
-COMMAND_MODULES = ["web.cli.service", "web.cli.accounts", "web.cli.senders", "web.cli.templates"]
+COMMAND_MODULES = [
+    "web.cli.service",
+    "web.cli.accounts",
+    "web.cli.consent",
+    "web.cli.senders",
+    "web.cli.templates",
+]
 
 
 class SendgateGroup(click.Group):

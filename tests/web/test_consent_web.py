@@ -1,0 +1,259 @@
+"""The consent ledger through the API, the public pages, the CLI and the scheduler."""
+
+from __future__ import annotations
+
+import io
+import json
+import mailbox
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from web.cli import cli
+from web.jobs import bind_runtime, run_job
+from web.runtime import runtime
+
+from .conftest import bearer
+
+PURPOSE = "marketing-email"
+TEXT = "Yes, send me the Shop newsletter about offers, about twice a month. Unsubscribe any time."
+
+
+def add_text(client: FlaskClient, auth: dict[str, str], language: str = "en") -> dict:
+    response = client.post(
+        "/api/v1/consent/texts",
+        headers=auth,
+        json={"purpose": PURPOSE, "version": "2026-11", "language": language, "body": TEXT},
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_events_lookup_proof_and_erasure(client: FlaskClient, make_token, tmp_path: Path) -> None:
+    officer = bearer(make_token("compliance"))
+    marketer = bearer(make_token("marketer"))
+    text = add_text(client, officer)
+    event = {
+        "email": "Ana.Lima@Example.org",
+        "purpose": PURPOSE,
+        "action": "granted",
+        "method": "form",
+        "occurred_at": "2026-11-01T10:00:00+00:00",
+        "evidence": {
+            "text_id": text["id"],
+            "form_url": "https://shop.example/join",
+            "ip": "198.51.100.7",
+            "user_agent": "Mozilla/5.0",
+            "source": "shop",
+        },
+    }
+    recorded = client.post("/api/v1/consent/events", headers=marketer, json=event)
+    assert recorded.status_code == 201
+    assert recorded.get_json()["seq"] == 0 and len(recorded.get_json()["leaf_hash"]) == 64
+
+    bad_batch = client.post(
+        "/api/v1/consent/events/batch",
+        headers=marketer,
+        json={
+            "events": [{**event, "email": "ben@example.org"}, {**event, "email": "not-an-address"}]
+        },
+    )
+    assert bad_batch.status_code == 422
+    assert bad_batch.get_json()["errors"][0]["field"] == "events[1].email"
+    assert (
+        client.get("/api/v1/consent/subjects/ben@example.org", headers=officer).status_code == 404
+    )  # nothing of the batch was stored
+
+    assert (
+        client.get("/api/v1/consent/subjects/ana.lima@example.org", headers=marketer).status_code
+        == 403
+    )
+    timeline = client.get("/api/v1/consent/subjects/ana.lima@example.org", headers=officer)
+    body = timeline.get_json()
+    assert body["states"][0]["purpose"] == PURPOSE and body["states"][0]["valid"] is True
+
+    proof = client.get("/api/v1/consent/subjects/ana.lima@example.org/proof", headers=officer)
+    assert proof.status_code == 200
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(proof.get_json()))
+    verified = subprocess.run(
+        [sys.executable, "-m", "consent.verify", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    no_reason = client.post(
+        "/api/v1/consent/subjects/ana.lima@example.org/erasure", headers=officer, json={}
+    )
+    assert no_reason.status_code == 422
+    erased = client.post(
+        "/api/v1/consent/subjects/ana.lima@example.org/erasure",
+        headers=officer,
+        json={"reason": "DSR-2026-0042 by email"},
+    )
+    assert erased.status_code == 200
+    again = client.post(
+        "/api/v1/consent/subjects/ana.lima@example.org/erasure",
+        headers=officer,
+        json={"reason": "DSR-2026-0042 by email"},
+    )
+    assert again.status_code == 409
+    reimport = client.post(
+        "/api/v1/consent/imports",
+        headers=marketer,
+        data={"purpose": PURPOSE, "file": (io.BytesIO(b"email\nana.lima@example.org\n"), "l.csv")},
+        content_type="multipart/form-data",
+    )
+    assert reimport.status_code == 200
+    assert reimport.get_json()["accepted"] == 0
+    assert "suppressed" in reimport.get_json()["rejected"][0]["reason"]
+    verification = client.post("/api/v1/consent/ledger/verification", headers=officer)
+    assert verification.get_json()["ok"] is True
+    log = client.get("/api/v1/audit-log", headers=officer).get_json()
+    assert any(
+        e["action"] == "consent.erase" and e["reason"] == "DSR-2026-0042 by email" for e in log
+    )
+
+
+def test_import_reports_rejected_lines(client: FlaskClient, make_token) -> None:
+    auth = bearer(make_token("marketer"))
+    csv = (
+        b"email,consented_at,source,country\n"
+        b"a@example.org,2026-01-05T10:00:00Z,webshop,DE\n"
+        b"broken-address,2026-01-05T10:00:00Z,webshop,DE\n"
+        b"c@example.org,,,\n"
+    )
+    response = client.post(
+        "/api/v1/consent/imports",
+        headers=auth,
+        data={"purpose": PURPOSE, "file": (io.BytesIO(csv), "list.csv")},
+        content_type="multipart/form-data",
+    )
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["accepted"] == 2
+    assert body["without_evidence"] == 1
+    assert [r["line"] for r in body["rejected"]] == [3]
+    headerless = client.post(
+        "/api/v1/consent/imports",
+        headers=auth,
+        data={"purpose": PURPOSE, "file": (io.BytesIO(b"x\n1\n"), "l.csv")},
+        content_type="multipart/form-data",
+    )
+    assert headerless.status_code == 422
+    assert headerless.get_json()["errors"][0]["field"] == "file"
+
+
+def _outbox(app: Flask) -> list[mailbox.MaildirMessage]:
+    return list(mailbox.Maildir(runtime(app).settings.outbox_dir, create=True))
+
+
+def test_double_opt_in_needs_a_post(app: Flask, client: FlaskClient, make_token) -> None:
+    assert "not open yet" in client.get("/subscribe").get_data(as_text=True)
+    add_text(client, bearer(make_token("compliance")))
+    page = client.get("/subscribe").get_data(as_text=True)
+    assert TEXT in page
+    sent = client.post(
+        "/subscribe",
+        data={"email": "mia@example.org", "purpose": PURPOSE},
+        environ_base={"REMOTE_ADDR": "203.0.113.5"},
+    )
+    assert sent.status_code == 202
+    (mail,) = _outbox(app)
+    body = (
+        mail.get_payload(0).get_payload(decode=True).decode()
+        if mail.is_multipart()
+        else mail.get_payload(decode=True).decode()
+    )
+    token = re.search(r"/confirm/([A-Za-z0-9._~-]+)", body).group(1)
+
+    ledger = runtime(app).consent
+    assert client.get(f"/confirm/{token}").status_code == 200  # a scanner's GET
+    assert ledger.state("mia@example.org")[0].status != "confirmed"
+    assert client.post(f"/confirm/{token}").status_code == 200
+    assert ledger.state("mia@example.org")[0].valid
+    assert client.post(f"/confirm/{token}").status_code == 410  # single use
+    assert client.get("/confirm/garbage").status_code == 404
+
+    json_sent = client.post("/subscribe", json={"email": "nope", "purpose": PURPOSE})
+    assert json_sent.status_code == 422 and json_sent.get_json()["field"] == "email"
+
+
+def test_one_click_unsubscribe(app: Flask) -> None:
+    ledger = runtime(app).consent
+    from consent import EventInput, Evidence
+
+    ledger.record(EventInput("leo@example.org", PURPOSE, "granted", "api", Evidence(source="crm")))
+    headers = ledger.list_unsubscribe_headers("leo@example.org", PURPOSE, "camp-7")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = re.search(r"<(https?://[^>]+)>", headers["List-Unsubscribe"]).group(1)
+    path = "/" + url.split("/", 3)[3]
+    client = app.test_client(use_cookies=False)
+    assert client.get(path).status_code == 200  # the page; nothing withdrawn yet
+    assert ledger.state("leo@example.org")[0].valid
+    response = client.post(
+        path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    assert "Location" not in response.headers and "Set-Cookie" not in response.headers
+    assert not ledger.state("leo@example.org")[0].valid
+    assert ledger.is_suppressed("leo@example.org")
+
+
+def test_cli_import_show_proof_verify(tmp_path: Path, database_url: str) -> None:
+    env = {"SENDGATE_VAR_DIR": str(tmp_path / "var"), "SENDGATE_DATABASE_URL": database_url}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        "email,consented_at,source\nzoe@example.org,2026-02-01T08:00:00Z,fair\n"
+        "bad@,2026-02-01T08:00:00Z,fair\n"
+    )
+    imported = runner.invoke(
+        cli, ["consent", "import", str(listing), "--purpose", PURPOSE, "--json"], env=env
+    )
+    assert imported.exit_code == 1  # a row was rejected
+    assert json.loads(imported.output)["rejected"][0]["line"] == 3
+    shown = runner.invoke(cli, ["consent", "show", "zoe@example.org", "--json"], env=env)
+    assert json.loads(shown.output)["states"][0]["valid"] is True
+    head = runner.invoke(cli, ["ledger", "head", "--sign", "--json"], env=env)
+    assert json.loads(head.output)["tree_size"] >= 1
+    out = tmp_path / "zoe.json"
+    assert (
+        runner.invoke(
+            cli, ["consent", "proof", "zoe@example.org", "-o", str(out)], env=env
+        ).exit_code
+        == 0
+    )
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "consent.verify", str(out)], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    verified = runner.invoke(cli, ["ledger", "verify", "--json"], env=env)
+    assert verified.exit_code == 0 and json.loads(verified.output)["ok"] is True
+    erased = runner.invoke(
+        cli, ["consent", "erase", "zoe@example.org", "--reason", "DSR-7", "--yes"], env=env
+    )
+    assert erased.exit_code == 0
+    assert "erased" in runner.invoke(cli, ["consent", "show", "zoe@example.org"], env=env).output
+
+
+def test_consent_jobs_run(app: Flask) -> None:
+    from consent import EventInput
+
+    bind_runtime(runtime(app))
+    assert run_job("consent.signed-tree-head") == "head at size 0"
+    runtime(app).consent.record(EventInput("kai@example.org", PURPOSE, "granted", "api"))
+    assert run_job("consent.signed-tree-head") == "head at size 1"
+    assert run_job("consent.verify") == "ok, 1 events"
+    assert run_job("consent.expiry") == "0 consent(s) expired"
+    assert run_job("consent.purge-tokens").endswith("token(s) purged")

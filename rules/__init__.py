@@ -3,7 +3,8 @@
 Public API::
 
     score_template(template, *, policy=None) -> ScoreResult
-    Scorer(*, policy=None, packs_dir=None).score(template) -> ScoreResult
+    Scorer(*, policy=None, packs_dir=None, preload_languages=("en",),
+           preload_short_text_models=False).score(template, *, policy=None) -> ScoreResult
     parse_eml(data: bytes) -> TemplateInput
     load_packs(directory=None) -> RuleSet       (raises PackError)
     ScoringPolicy.load(path) / ScoringPolicy()  (raises PolicyError)

@@ -17,11 +17,10 @@ from rules._language import LanguageDetection
 from rules._packs import SUPPORTED_LANGUAGES, Rule, RuleSet, load_packs
 from rules._pipelines import LanguagePipeline, build_pipeline
 from rules._policy import ScoringPolicy
-from rules._structure import STRUCTURE_CHECKS, StructureContext
+from rules._structure import STRUCTURE_CHECKS, TEXT_URL, StructureContext
 from rules.model import Finding, Hit, Location, ParsedTemplate, Part, ScoreResult, TemplateInput
 
 _PARAGRAPH = re.compile(r"(?:[^\n]|\n(?![ \t]*\n))+")
-_TEXT_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 
 Mapper = Callable[[int, int], tuple[int | None, int | None]]
 
@@ -213,7 +212,7 @@ class Scorer:
             links.extend((link.href, Location("html", link.raw_start, link.raw_end))
                          for link in analysis.links if link.href)
         links.extend((m.group(0), Location("text", m.start(), m.end()))
-                     for m in _TEXT_URL.finditer(text))
+                     for m in TEXT_URL.finditer(text))
         for href, location in links:
             host = _host(href) or ""
             labels = host.split(".")

@@ -31,6 +31,8 @@ _EMOJI = re.compile(
     "\u2934\u2935\u3030\u303d\u3297\u3299]"
 )
 _URL_LIKE_TEXT = re.compile(r"^(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:[/:?#]\S*)?$")
+# A URL written out in plain text (text part), as mail clients would link it.
+TEXT_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"})
 
 
@@ -279,11 +281,10 @@ def _all_links(ctx: StructureContext) -> list[tuple[str, Location]]:
         links.extend((link.href, Location("html", link.raw_start, link.raw_end))
                      for link in ctx.html.links)
     links.extend((m.group(0), Location("text", m.start(), m.end()))
-                 for m in _TEXT_URL.finditer(ctx.text))
+                 for m in TEXT_URL.finditer(ctx.text))
     return links
 
 
-_TEXT_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 
 
 def missing_unsubscribe(ctx: StructureContext, params: Params) -> list[Detection]:
@@ -294,7 +295,7 @@ def missing_unsubscribe(ctx: StructureContext, params: Params) -> list[Detection
             if any(phrase in haystack for phrase in phrases):
                 return []
     lowered = ctx.text.lower()
-    if _TEXT_URL.search(ctx.text) or "mailto:" in lowered:
+    if TEXT_URL.search(ctx.text) or "mailto:" in lowered:
         for phrase in phrases:
             if phrase in lowered:
                 return []

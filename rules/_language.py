@@ -22,6 +22,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CJK_ANY = re.compile(
     r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
 _ALPHA_NON_CJK = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
+_NOT_LANGUAGE = re.compile(r"(?:https?://|www\.|mailto:)\S+|\S+@\S+|\S*\d\S*")
 _PARAGRAPHS = re.compile(r"\n\s*|\r\n?\s*|(?<=[.!?。！？])\s{2,}")
 
 DETECTOR_LANGUAGES = (
@@ -88,7 +89,9 @@ class LanguageDetection:
         chunks: list[str] = []
         pending = ""
         has_cjk = _CJK_ANY.search(text) is not None
-        for paragraph in _spread(_PARAGRAPHS.split(text), _MAX_DETECT_CHARS):
+        for raw_paragraph in _spread(_PARAGRAPHS.split(text), _MAX_DETECT_CHARS):
+            # URLs, addresses and codes are in no language; lingua would guess one.
+            paragraph = _NOT_LANGUAGE.sub(" ", raw_paragraph)
             if not paragraph.strip():
                 continue
             hangul = kana = han = 0

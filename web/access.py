@@ -74,7 +74,6 @@ def current_user() -> User | None:
                 raise ApiProblem(401, "invalid credentials", headers={"WWW-Authenticate": "Bearer"})
             try:
                 user = user_for_token(request_session(), value.strip())
-                request_session().commit()  # the last-used stamp
             except AuthenticationFailed:
                 raise ApiProblem(
                     401, "invalid credentials", headers={"WWW-Authenticate": "Bearer"}
@@ -91,6 +90,10 @@ def current_user() -> User | None:
                 user = candidate
             else:
                 session.clear()
+    # End the authentication transaction (committing the token's last-used stamp). A view
+    # then starts its writes in a fresh transaction: on SQLite, a write in a transaction
+    # whose read snapshot predates another connection's commit fails at once.
+    request_session().commit()
     g.current_user = user
     return user
 

@@ -19,6 +19,7 @@ from web.problems import register_problem_handlers
 from web.public import bp as public_bp
 from web.runtime import EXTENSION_KEY, Runtime, close_request_session, runtime
 from web.ui import bp as ui_bp
+from web.ui.consent import bp as consent_ui_bp
 from web.ui.senders import bp as senders_ui_bp
 
 csrf = CSRFProtect()
@@ -56,12 +57,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     init_api(app)
     app.register_blueprint(ui_bp)
     app.register_blueprint(senders_ui_bp)
+    app.register_blueprint(consent_ui_bp)
     app.register_blueprint(public_bp)
     # The JSON API authenticates with bearer tokens, which a foreign site cannot make a
     # browser send, and the public pages act on the token in their link, so CSRF tokens
     # guard only the cookie-authenticated pages.
     for name, blueprint in app.blueprints.items():
-        if name not in {ui_bp.name, senders_ui_bp.name}:
+        if name not in {ui_bp.name, senders_ui_bp.name, consent_ui_bp.name}:
             csrf.exempt(blueprint)
     register_problem_handlers(app)
     app.teardown_appcontext(close_request_session)

@@ -257,3 +257,34 @@ def test_consent_jobs_run(app: Flask) -> None:
     assert run_job("consent.verify") == "ok, 1 events"
     assert run_job("consent.expiry") == "0 consent(s) expired"
     assert run_job("consent.purge-tokens").endswith("token(s) purged")
+
+
+def test_officer_looks_up_proves_and_erases_in_the_ui(
+    app: Flask, client: FlaskClient, make_user
+) -> None:
+    from consent import EventInput, Evidence
+
+    from .conftest import csrf_token, login
+
+    runtime(app).consent.record(
+        EventInput(
+            "ida@example.org",
+            PURPOSE,
+            "granted",
+            "form",
+            Evidence(source="shop", form_url="https://s.example/j"),
+        )
+    )
+    login(client, *make_user("olga", "compliance"))
+    page = client.get("/consent?email=ida@example.org").get_data(as_text=True)
+    assert "ida@example.org" in page and "granted" in page
+    proof = client.get("/consent/proof?email=ida@example.org")
+    assert proof.mimetype == "application/json" and json.loads(proof.data)["events"]
+    token = csrf_token(client, "/consent?email=ida@example.org")
+    client.post(
+        "/consent/erasure",
+        data={"csrf_token": token, "email": "ida@example.org", "reason": "DSR-88 phone call"},
+    )
+    after = client.get("/consent?email=ida@example.org").get_data(as_text=True)
+    assert "<h2>erased subject</h2>" in after
+    assert "Erase this person" not in after

@@ -1,0 +1,116 @@
+"""UI for compliance officers: look up a person's consent, download a proof, erase."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+from consent import InvalidInput, LedgerEmpty, SubjectNotFound
+from web.access import current_user, requires
+from web.accounts import record
+from web.runtime import request_session, runtime
+
+bp = Blueprint("consent_ui", __name__, url_prefix="/consent", template_folder="../templates")
+
+OFFICERS = ("compliance", "admin")
+
+
+class LookupForm(FlaskForm):
+    class Meta:
+        csrf = False  # a read-only GET search
+
+    email = StringField("Email address", validators=[DataRequired(), Length(max=320)])
+
+
+class EraseForm(FlaskForm):
+    email = StringField(
+        "Email address", validators=[DataRequired(), Email(check_deliverability=False)]
+    )
+    reason = TextAreaField(
+        "Reason (e.g. the request reference)", validators=[DataRequired(), Length(min=5, max=2000)]
+    )
+
+
+def _actor() -> str:
+    user = current_user()
+    return f"user:{user.username}" if user else "anonymous"
+
+
+@bp.route("")
+@requires(*OFFICERS)
+def lookup() -> Any:
+    form = LookupForm(request.args)
+    timeline = None
+    head = None
+    ledger = runtime().consent
+    if form.email.data:
+        try:
+            timeline = ledger.timeline(form.email.data)
+            session = request_session()
+            record(session, _actor(), "consent.subject.view", target=f"subject:{timeline.subject}")
+            session.commit()
+        except InvalidInput as exc:
+            flash(exc.message, "error")
+        except SubjectNotFound:
+            flash("The ledger holds nothing about this address.", "info")
+    try:
+        head = ledger.latest_tree_head()
+    except LedgerEmpty:
+        head = None
+    return render_template(
+        "ui/consent.html",
+        form=form,
+        timeline=timeline,
+        head=head,
+        erase_form=EraseForm(email=form.email.data),
+    )
+
+
+@bp.route("/proof")
+@requires(*OFFICERS)
+def proof() -> Any:
+    email = request.args.get("email", "")
+    ledger = runtime().consent
+    try:
+        document = ledger.proof(email)
+    except (InvalidInput, SubjectNotFound, LedgerEmpty) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("consent_ui.lookup", email=email))
+    session = request_session()
+    record(session, _actor(), "consent.proof", target=f"subject:{ledger.subject_id(email)}")
+    session.commit()
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="consent-proof.json"'},
+    )
+
+
+@bp.route("/erasure", methods=["POST"])
+@requires(*OFFICERS)
+def erase() -> Any:
+    form = EraseForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(url_for("consent_ui.lookup", email=form.email.data or ""))
+    ledger = runtime().consent
+    try:
+        subject_id = ledger.subject_id(form.email.data)
+        event = ledger.erase(form.email.data, actor=_actor())
+    except (InvalidInput, SubjectNotFound) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("consent_ui.lookup", email=form.email.data))
+    session = request_session()
+    record(
+        session, _actor(), "consent.erase", target=f"subject:{subject_id}", reason=form.reason.data
+    )
+    session.commit()
+    flash("Erased." if event else "This address was erased already.", "info")
+    return redirect(url_for("consent_ui.lookup", email=form.email.data))

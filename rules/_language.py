@@ -22,7 +22,9 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CJK_ANY = re.compile(
     r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
 _ALPHA_NON_CJK = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
-_NOT_LANGUAGE = re.compile(r"(?:https?://|www\.|mailto:)\S+|\S+@\S+|\S*\d\S*")
+# Printable ASCII runs only ([!-~]): CJK text has no spaces, so \S+ would take
+# a whole Chinese paragraph along with a URL or a number in it.
+_NOT_LANGUAGE = re.compile(r"(?:https?://|www\.|mailto:)[!-~]+|[!-~]+@[!-~]+|[!-~]*\d[!-~]*")
 _PARAGRAPHS = re.compile(r"\n\s*|\r\n?\s*|(?<=[.!?。！？])\s{2,}")
 
 DETECTOR_LANGUAGES = (

@@ -874,7 +874,8 @@ class ConsentLedger:
                 pairs.append((address, self.subject_id(address)))
             except InvalidInput:
                 excluded[address] = "no-consent"
-        audience = list(dict.fromkeys(subject for _, subject in pairs))
+        # Sorted, the probes walk the primary-key B-tree in order instead of at random.
+        audience = sorted({subject for _, subject in pairs})
         with self.database.session() as session:
             months = self._require_purpose(session, purpose, "purpose")
             rows = session.execute(

@@ -8,6 +8,7 @@ deletable: erasure removes the key, which shreds every ciphertext made with it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -60,6 +61,7 @@ class Subject(Base):
     """A person's address, encrypted with the subject's own data key."""
 
     __tablename__ = "consent_subjects"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     hmac: Mapped[str] = mapped_column(String(HMAC_LENGTH), primary_key=True)
     email_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
@@ -74,6 +76,7 @@ class SubjectKey(Base):
     """A subject's data key wrapped by the master key; deleting it is the erasure."""
 
     __tablename__ = "consent_subject_keys"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     hmac: Mapped[str] = mapped_column(String(HMAC_LENGTH), primary_key=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
@@ -109,6 +112,7 @@ class TreeNode(Base):
     """The hash of one complete subtree of the log (level 0: a leaf)."""
 
     __tablename__ = "consent_tree_nodes"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -132,7 +136,10 @@ class State(Base):
     """Current consent of one subject for one purpose, maintained with every append."""
 
     __tablename__ = "consent_state"
-    __table_args__ = (Index("ix_consent_state_purpose_status", "purpose", "status", "granted_at"),)
+    __table_args__ = (
+        Index("ix_consent_state_purpose_status", "purpose", "status", "granted_at"),
+        {"sqlite_with_rowid": False},
+    )
 
     subject_hmac: Mapped[str] = mapped_column(String(HMAC_LENGTH), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -151,6 +158,7 @@ class Suppression(Base):
     """An address that must never be mailed, and why."""
 
     __tablename__ = "consent_suppressions"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     subject_hmac: Mapped[str] = mapped_column(String(HMAC_LENGTH), primary_key=True)
     # withdrawn | complaint | hard-bounce | erased | admin

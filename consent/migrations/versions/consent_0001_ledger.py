@@ -3,6 +3,8 @@ tree nodes and signed tree heads, materialized state, suppressions, opt-in token
 
 UPDATE and DELETE on the append-only tables are refused by triggers on both
 backends, so rewriting history needs deliberate DDL, which verification then catches.
+Tables looked up by a random key (subject HMACs, tree nodes) are clustered on it on
+SQLite (WITHOUT ROWID): one B-tree per lookup instead of an index plus the table.
 
 Revision ID: consent_0001
 Revises:
@@ -62,12 +64,14 @@ def upgrade() -> None:
         sa.Column("language", sa.String(35), nullable=True),
         sa.Column("timezone", sa.String(64), nullable=True),
         sa.Column("created_at", _timestamp(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "consent_subject_keys",
         sa.Column("hmac", sa.String(64), primary_key=True),
         sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
         sa.Column("created_at", _timestamp(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "consent_events",
@@ -94,6 +98,7 @@ def upgrade() -> None:
         sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
         sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "consent_tree_heads",
@@ -116,6 +121,7 @@ def upgrade() -> None:
         sa.Column("pending_request_seq", sa.BigInteger, nullable=True),
         sa.Column("last_seq", sa.BigInteger, nullable=False),
         sa.Column("updated_at", _timestamp(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_consent_state_purpose_status", "consent_state", ["purpose", "status", "granted_at"]
@@ -127,6 +133,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(64), nullable=True),
         sa.Column("since", _timestamp(), nullable=False),
         sa.Column("seq", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "consent_optin_tokens",

@@ -222,20 +222,21 @@ class ConsentLedger:
 
     def record(self, event: EventInput) -> RecordedEvent:
         """Append one event (any action except ``erased``; use :meth:`erase`)."""
-        return self.record_many([event], _single=True)[0]
+        return self._record([event], single=True)[0]
 
-    def record_many(
-        self, batch: Sequence[EventInput], *, _single: bool = False
-    ) -> list[RecordedEvent]:
+    def record_many(self, batch: Sequence[EventInput]) -> list[RecordedEvent]:
         """Append a batch atomically: every event is checked first; on any error none is stored.
 
         Errors name the field as ``events[i].field``.
         """
+        return self._record(batch, single=False)
+
+    def _record(self, batch: Sequence[EventInput], *, single: bool) -> list[RecordedEvent]:
         if not batch:
             return []
         now = db.utcnow()
         pending = [
-            self._prepare(item, now, "" if _single else f"events[{i}].")
+            self._prepare(item, now, "" if single else f"events[{i}].")
             for i, item in enumerate(batch)
         ]
         with self.database.session() as session:

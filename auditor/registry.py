@@ -21,7 +21,7 @@ from auditor.profiles import DEFAULT_PROFILE, get_profile
 from auditor.resolver import DnsResolver
 from db import utcnow
 
-TRIGGERS = ("cli", "api", "scheduled")
+TRIGGERS = ("cli", "api", "ui", "scheduled")
 
 
 class SenderExists(AuditorError):

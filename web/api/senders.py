@@ -143,16 +143,18 @@ def get_sender(sender_key: str) -> Sender:
 def run_audit(sender_key: str) -> dict[str, Any]:
     """Audit the sender now against live DNS and store the result."""
     session = request_session()
-    _sender(session, sender_key)
     rt = runtime()
-    recorded = senders.audit_registered(
-        session,
-        sender_key,
-        resolver=rt.dns_resolver,
-        dnsbl_zones=rt.settings.dnsbl_zones,
-        trigger="api",
-        actor=_actor(),
-    )
+    try:
+        recorded = senders.audit_registered(
+            session,
+            sender_key,
+            resolver=rt.dns_resolver,
+            dnsbl_zones=rt.settings.dnsbl_zones,
+            trigger="api",
+            actor=_actor(),
+        )
+    except senders.UnknownSender as exc:
+        raise ApiProblem(404, str(exc)) from None
     record(
         session,
         _actor(),

@@ -101,19 +101,19 @@ def run_audit(sender_id: int) -> Response:
     if not PlainForm().validate_on_submit():
         abort(400)
     session = request_session()
+    rt = runtime()
     try:
-        sender = senders.get_sender(session, sender_id)
+        recorded = senders.audit_registered(
+            session,
+            sender_id,
+            resolver=rt.dns_resolver,
+            dnsbl_zones=rt.settings.dnsbl_zones,
+            trigger="ui",
+            actor=_actor(),
+        )
     except senders.UnknownSender:
         abort(404)
-    rt = runtime()
-    recorded = senders.audit_registered(
-        session,
-        sender_id,
-        resolver=rt.dns_resolver,
-        dnsbl_zones=rt.settings.dnsbl_zones,
-        trigger="api",
-        actor=_actor(),
-    )
+    sender = recorded.audit.sender
     record(
         session,
         _actor(),

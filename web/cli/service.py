@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -80,6 +81,7 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int | No
             self.cfg.set("errorlog", "-")
             self.cfg.set("proc_name", "sendgate-web")
             self.cfg.set("timeout", 60)
+            self.cfg.set("post_worker_init", warm_scorer)
             if "control_socket_disable" in self.cfg.settings:
                 # One shared socket in $HOME would make two instances on a host collide.
                 self.cfg.set("control_socket_disable", True)
@@ -100,6 +102,22 @@ def scheduler(state: CliState) -> None:
 
     configure_logging(state.settings)
     run_scheduler(state.runtime())
+
+
+def warm_scorer(_worker: object) -> None:
+    """Build the template scorer in the background of a fresh web worker.
+
+    Loading rule packs, spaCy pipelines and the language models takes seconds;
+    doing it at worker start keeps that off the first scoring request.
+    """
+
+    def build() -> None:
+        from rules import TemplateInput, score_template
+
+        # A short subject-only text loads the short-text language models as well.
+        score_template(TemplateInput(subject="Welcome", text="Thank you for joining us."))
+
+    threading.Thread(target=build, name="scorer-warm-up", daemon=True).start()
 
 
 def ensure_first_admin(rt: Runtime) -> str | None:

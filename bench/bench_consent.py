@@ -17,6 +17,7 @@ import argparse
 import csv
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -202,9 +203,21 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small run (about a minute)")
     parser.add_argument("--database-url", help="PostgreSQL URL of an empty, migrated database")
     parser.add_argument("--skip-10m", action="store_true", help="skip the 10M-leaf tree")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
-    quick = args.quick
     workdir = Path(tempfile.mkdtemp(prefix="bench-consent-"))
+    try:
+        run(args, workdir)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    quick = args.quick
     url = args.database_url or f"sqlite:///{workdir / 'ledger.db'}"
     database = db.Database(url)
     db.upgrade(database)
@@ -231,7 +244,6 @@ def main() -> int:
         "ok" if verification.ok else f"FAILED: {verification.reason}",
     )
     database.dispose()
-    return 0
 
 
 if __name__ == "__main__":

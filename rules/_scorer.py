@@ -17,6 +17,7 @@ from rules._language import LanguageDetection
 from rules._packs import SUPPORTED_LANGUAGES, Rule, RuleSet, load_packs
 from rules._pipelines import LanguagePipeline, build_pipeline
 from rules._policy import ScoringPolicy
+from rules._prefilter import fold_case, folded_literals
 from rules._structure import STRUCTURE_CHECKS, TEXT_URL, StructureContext
 from rules.model import Finding, Hit, Location, ParsedTemplate, Part, ScoreResult, TemplateInput
 
@@ -79,7 +80,11 @@ class Scorer:
         self._pipelines: dict[str, LanguagePipeline] = {}
         self._pipelines_lock = threading.Lock()
         self._detection = LanguageDetection()
-        self._regex_rules = [(rule, _compile(rule)) for rule in self.rules.of_kind("regex")]
+        self._regex_rules = [
+            (rule, [(pattern, folded_literals(pattern.pattern, pattern.flags))
+                    for pattern in _compile(rule)])
+            for rule in self.rules.of_kind("regex")
+        ]
         self._header_rules = [(rule, _compile(rule)) for rule in self.rules.of_kind("header")]
         self._uri_rules = [(rule, _compile(rule), frozenset(rule.domains))
                            for rule in self.rules.of_kind("uri")]
@@ -196,13 +201,19 @@ class Scorer:
         return capped
 
     def _match_regex(self, sources: list[_Source], languages: list[str], hits: _Hits) -> None:
+        # Most patterns need a literal the text lacks; a substring test on the folded
+        # text is far cheaper than letting the regex engine scan the whole text.
+        folded = [fold_case(source.text) for source in sources]
         for rule, patterns in self._regex_rules:
             if not any(rule.applies_to(language) for language in [*languages, "*"]):
                 continue
-            for source in sources:
+            for source, source_folded in zip(sources, folded, strict=True):
                 if source.role not in rule.parts:
                     continue
-                for pattern in patterns:
+                for pattern, literals in patterns:
+                    if literals is not None and not any(
+                            map(source_folded.__contains__, literals)):
+                        continue
                     for match in pattern.finditer(source.text):
                         hits.add(rule.id, match.group(0), source.location(*match.span()))
 

@@ -241,10 +241,9 @@ def catalogue() -> Catalogue:
 @cache
 def _calendar_language(country: str) -> tuple[bool, str | None]:
     """Whether the library has the country with English names, and the language to ask for."""
-    try:
-        calendar_class = holidays.country_holidays(country).__class__
-    except NotImplementedError:
+    if country not in holidays.list_supported_countries(include_aliases=True):
         return False, None
+    calendar_class = holidays.country_holidays(country).__class__
     localised = holidays.list_localized_countries(include_aliases=False).get(country, [])
     if "en_US" in localised:
         return True, "en_US"

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
 
-from web.accounts import ROLES, AuthenticationFailed, User, user_for_token
+from web.accounts import ROLES, AuthenticationFailed, User, record, user_for_token
 from web.problems import ApiProblem
 from web.runtime import request_session
 
@@ -96,6 +96,33 @@ def current_user() -> User | None:
     request_session().commit()
     g.current_user = user
     return user
+
+
+def actor_name() -> str:
+    """How the signed-in user appears in audit trails and ledger events."""
+    user = current_user()
+    return user.username if user else "anonymous"
+
+
+def record_action(
+    action: str,
+    *,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append an audit-log entry for the signed-in user and commit the request's session,
+    so the entry lands in the same transaction as the view's own writes."""
+    user = current_user()
+    record(
+        request_session(),
+        user.username if user else "anonymous",
+        action,
+        target=target,
+        details=details,
+        reason=reason,
+    )
+    request_session().commit()
 
 
 def access_rule(view: Callable[..., Any]) -> object | None:

@@ -18,10 +18,9 @@ from consent import (
     SubjectNotFound,
     jsonable,
 )
-from web.access import current_user, requires
-from web.accounts import record
+from web.access import actor_name, record_action, requires
 from web.problems import ApiProblem
-from web.runtime import request_session, runtime
+from web.runtime import runtime
 
 URL_PREFIX = "/consent"
 blp = Blueprint("consent", __name__, description="Consent ledger")
@@ -150,11 +149,6 @@ class EligibilityRequestSchema(ma.Schema):
     allow_without_evidence = ma.fields.Boolean(load_default=False)
 
 
-def _actor() -> str:
-    user = current_user()
-    return f"user:{user.username}" if user else "anonymous"
-
-
 def _invalid(exc: InvalidInput) -> ApiProblem:
     return ApiProblem(422, str(exc), errors=[{"field": exc.field, "message": exc.message}])
 
@@ -170,7 +164,7 @@ def _event_input(item: dict[str, Any]) -> EventInput:
         method=item["method"],
         evidence=evidence,
         occurred_at=item["occurred_at"],
-        actor=_actor(),
+        actor=actor_name(),
         name=item["name"],
     )
 
@@ -215,14 +209,7 @@ def add_text(body: dict[str, Any]) -> Any:
         raise _invalid(exc) from None
     except ConsentError as exc:
         raise ApiProblem(409, str(exc)) from None
-    session = request_session()
-    record(
-        session,
-        _actor(),
-        "consent.text.add",
-        target=f"text:{text.purpose}/{text.version}/{text.language}",
-    )
-    session.commit()
+    record_action("consent.text.add", target=f"text:{text.purpose}/{text.version}/{text.language}")
     return text
 
 
@@ -257,9 +244,7 @@ def add_purpose(body: dict[str, Any]) -> Any:
         raise _invalid(exc) from None
     except ConsentError as exc:
         raise ApiProblem(409, str(exc)) from None
-    session = request_session()
-    record(session, _actor(), "consent.purpose.add", target=f"purpose:{purpose.name}")
-    session.commit()
+    record_action("consent.purpose.add", target=f"purpose:{purpose.name}")
     return purpose
 
 
@@ -280,7 +265,7 @@ def import_list(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
             result = runtime().consent.import_csv(
                 spool,
                 form["purpose"],
-                actor=_actor(),
+                actor=actor_name(),
                 check_deliverability=form["check_deliverability"],
             )
         except ImportFormatError as exc:
@@ -289,10 +274,7 @@ def import_list(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
             ) from None
         except InvalidInput as exc:
             raise _invalid(exc) from None
-    session = request_session()
-    record(
-        session,
-        _actor(),
+    record_action(
         "consent.import",
         target=f"purpose:{form['purpose']}",
         details={
@@ -301,7 +283,6 @@ def import_list(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
             "filename_given": bool(upload.filename),
         },
     )
-    session.commit()
     return result.as_dict()
 
 
@@ -320,9 +301,7 @@ def subject(email: str) -> dict[str, Any]:
         timeline = runtime().consent.timeline(email)
     except (InvalidInput, SubjectNotFound) as exc:
         raise _subject_problem(exc) from None
-    session = request_session()
-    record(session, _actor(), "consent.subject.view", target=f"subject:{timeline.subject}")
-    session.commit()
+    record_action("consent.subject.view", target=f"subject:{timeline.subject}")
     return jsonable(timeline)
 
 
@@ -339,9 +318,7 @@ def subject_proof(email: str) -> dict[str, Any]:
         raise _subject_problem(exc) from None
     except LedgerEmpty as exc:
         raise ApiProblem(404, str(exc)) from None
-    session = request_session()
-    record(session, _actor(), "consent.proof", target=f"subject:{ledger.subject_id(email)}")
-    session.commit()
+    record_action("consent.proof", target=f"subject:{ledger.subject_id(email)}")
     return proof
 
 
@@ -355,16 +332,12 @@ def erase_subject(body: dict[str, Any], email: str) -> Any:
     ledger = runtime().consent
     try:
         subject_id = ledger.subject_id(email)
-        event = ledger.erase(email, actor=_actor())
+        event = ledger.erase(email, actor=actor_name())
     except (InvalidInput, SubjectNotFound) as exc:
         raise _subject_problem(exc) from None
     if event is None:
         raise ApiProblem(409, "this address was erased already")
-    session = request_session()
-    record(
-        session, _actor(), "consent.erase", target=f"subject:{subject_id}", reason=body["reason"]
-    )
-    session.commit()
+    record_action("consent.erase", target=f"subject:{subject_id}", reason=body["reason"])
     return event
 
 

@@ -10,8 +10,7 @@ from flask_smorest import Blueprint
 from auditor import AuditorError, SenderSpec, profile_names
 from auditor import registry as senders
 from auditor.models import Sender, StoredAudit
-from web.access import current_user, requires
-from web.accounts import record
+from web.access import actor_name, record_action, requires
 from web.problems import ApiProblem
 from web.runtime import request_session, runtime
 
@@ -77,11 +76,6 @@ class HistoryQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
-def _actor() -> str:
-    user = current_user()
-    return user.username if user else "anonymous"
-
-
 def _sender(session: Any, key: str) -> Sender:
     try:
         return senders.get_sender(session, key)
@@ -113,11 +107,10 @@ def create_sender(body: dict[str, Any]) -> Sender:
         raise ApiProblem(422, str(exc)) from None
     session = request_session()
     try:
-        sender = senders.register_sender(session, spec, actor=_actor(), profile=body["profile"])
+        sender = senders.register_sender(session, spec, actor=actor_name(), profile=body["profile"])
     except senders.SenderExists as exc:
         raise ApiProblem(409, str(exc)) from None
-    record(session, _actor(), "sender.register", target=f"sender:{sender.domain}")
-    session.commit()
+    record_action("sender.register", target=f"sender:{sender.domain}")
     return sender
 
 
@@ -151,18 +144,15 @@ def run_audit(sender_key: str) -> dict[str, Any]:
             resolver=rt.dns_resolver,
             dnsbl_zones=rt.settings.dnsbl_zones,
             trigger="api",
-            actor=_actor(),
+            actor=actor_name(),
         )
     except senders.UnknownSender as exc:
         raise ApiProblem(404, str(exc)) from None
-    record(
-        session,
-        _actor(),
+    record_action(
         "sender.audit",
         target=f"sender:{recorded.audit.sender.domain}",
         details={"verdict": recorded.audit.verdict},
     )
-    session.commit()
     return _audit_body(recorded.audit, recorded.drift.to_dict() if recorded.drift else None)
 
 

@@ -11,9 +11,8 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from consent import InvalidInput, LedgerEmpty, SubjectNotFound
-from web.access import current_user, requires
-from web.accounts import record
-from web.runtime import request_session, runtime
+from web.access import actor_name, record_action, requires
+from web.runtime import runtime
 
 bp = Blueprint("consent_ui", __name__, url_prefix="/consent", template_folder="../templates")
 
@@ -36,11 +35,6 @@ class EraseForm(FlaskForm):
     )
 
 
-def _actor() -> str:
-    user = current_user()
-    return f"user:{user.username}" if user else "anonymous"
-
-
 @bp.route("")
 @requires(*OFFICERS)
 def lookup() -> Any:
@@ -51,9 +45,7 @@ def lookup() -> Any:
     if form.email.data:
         try:
             timeline = ledger.timeline(form.email.data)
-            session = request_session()
-            record(session, _actor(), "consent.subject.view", target=f"subject:{timeline.subject}")
-            session.commit()
+            record_action("consent.subject.view", target=f"subject:{timeline.subject}")
         except InvalidInput as exc:
             flash(exc.message, "error")
         except SubjectNotFound:
@@ -81,9 +73,7 @@ def proof() -> Any:
     except (InvalidInput, SubjectNotFound, LedgerEmpty) as exc:
         flash(str(exc), "error")
         return redirect(url_for("consent_ui.lookup", email=email))
-    session = request_session()
-    record(session, _actor(), "consent.proof", target=f"subject:{ledger.subject_id(email)}")
-    session.commit()
+    record_action("consent.proof", target=f"subject:{ledger.subject_id(email)}")
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
         mimetype="application/json",
@@ -103,14 +93,10 @@ def erase() -> Any:
     ledger = runtime().consent
     try:
         subject_id = ledger.subject_id(form.email.data)
-        event = ledger.erase(form.email.data, actor=_actor())
+        event = ledger.erase(form.email.data, actor=actor_name())
     except (InvalidInput, SubjectNotFound) as exc:
         flash(str(exc), "error")
         return redirect(url_for("consent_ui.lookup", email=form.email.data))
-    session = request_session()
-    record(
-        session, _actor(), "consent.erase", target=f"subject:{subject_id}", reason=form.reason.data
-    )
-    session.commit()
+    record_action("consent.erase", target=f"subject:{subject_id}", reason=form.reason.data)
     flash("Erased." if event else "This address was erased already.", "info")
     return redirect(url_for("consent_ui.lookup", email=form.email.data))

@@ -12,8 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from auditor import DEFAULT_PROFILE, AuditorError, SenderSpec, profile_names
 from auditor import registry as senders
-from web.access import current_user, requires
-from web.accounts import record
+from web.access import actor_name, current_user, record_action, requires
 from web.runtime import request_session, runtime
 from web.ui.forms import PlainForm
 
@@ -35,11 +34,6 @@ def _split(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").replace(" ", ",").split(",") if item.strip()]
 
 
-def _actor() -> str:
-    user = current_user()
-    return user.username if user else "anonymous"
-
-
 @bp.route("", methods=["GET", "POST"])
 @requires(*READERS)
 def index() -> Any:
@@ -58,10 +52,9 @@ def index() -> Any:
                 from_domain=form.from_domain.data or None,
             )
             sender = senders.register_sender(
-                session, spec, actor=_actor(), profile=form.profile.data
+                session, spec, actor=actor_name(), profile=form.profile.data
             )
-            record(session, _actor(), "sender.register", target=f"sender:{sender.domain}")
-            session.commit()
+            record_action("sender.register", target=f"sender:{sender.domain}")
             flash(f"Sender {sender.domain} registered. Run its first audit below.", "info")
             return redirect(url_for("senders_ui.detail", sender_id=sender.id))
         except AuditorError as exc:
@@ -109,19 +102,16 @@ def run_audit(sender_id: int) -> Response:
             resolver=rt.dns_resolver,
             dnsbl_zones=rt.settings.dnsbl_zones,
             trigger="ui",
-            actor=_actor(),
+            actor=actor_name(),
         )
     except senders.UnknownSender:
         abort(404)
     sender = recorded.audit.sender
-    record(
-        session,
-        _actor(),
+    record_action(
         "sender.audit",
         target=f"sender:{sender.domain}",
         details={"verdict": recorded.audit.verdict},
     )
-    session.commit()
     return redirect(url_for("senders_ui.audit", sender_id=sender_id, audit_id=recorded.audit.id))
 
 

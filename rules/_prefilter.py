@@ -52,7 +52,13 @@ def _class_chars(av: object) -> list[str] | None:
     return chars if 0 < len(chars) <= 4 else None
 
 
-def _sequence(items: list[tuple[object, object]]) -> frozenset[str] | None:
+class _CaseInsensitivePart(Exception):
+    """A ``(?i:...)`` group in a pattern whose literals were to keep their case."""
+
+
+def _sequence(
+    items: list[tuple[object, object]], keep_case: bool = False
+) -> frozenset[str] | None:
     """The best required literal set of a sequence of parse items.
 
     Consecutive literals (and small literal classes, expanded) form a run; a run, a group,
@@ -71,7 +77,7 @@ def _sequence(items: list[tuple[object, object]]) -> frozenset[str] | None:
     def close_run() -> None:
         nonlocal run
         if run != {""}:
-            consider(frozenset(r.lower() for r in run))
+            consider(frozenset(run if keep_case else (r.lower() for r in run)))
         run = {""}
 
     for op, av in items:
@@ -85,33 +91,39 @@ def _sequence(items: list[tuple[object, object]]) -> frozenset[str] | None:
                 continue
         close_run()
         if op is _sre.SUBPATTERN:
-            consider(_sequence(list(av[-1])))  # type: ignore[index]
+            if keep_case and av[1] & _sre.SRE_FLAG_IGNORECASE:  # type: ignore[index]
+                raise _CaseInsensitivePart
+            consider(_sequence(list(av[-1]), keep_case))  # type: ignore[index]
         elif op is _sre.BRANCH:
-            branches = [_sequence(list(b)) for b in av[1]]  # type: ignore[index]
+            branches = [_sequence(list(b), keep_case) for b in av[1]]  # type: ignore[index]
             if all(branches):
                 consider(frozenset().union(*branches))  # type: ignore[arg-type]
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
             low, _high, inner = av  # type: ignore[misc]
             if low >= 1:
-                consider(_sequence(list(inner)))
+                consider(_sequence(list(inner), keep_case))
     close_run()
     return best
 
 
 def required_literals(
-    pattern: str, flags: int = 0, *, keep_common: bool = False
+    pattern: str, flags: int = 0, *, keep_common: bool = False, keep_case: bool = False
 ) -> frozenset[str] | None:
     """Lower-cased literals of which one must occur for ``pattern`` to match, or None.
 
     Literals too common in prose to be worth a test give None, unless ``keep_common``:
     a caller that tests few patterns on few texts still saves a scan with them.
+    ``keep_case`` keeps the literals as written, to test on the text itself; a
+    pattern that ignores case anywhere then gives None.
     """
     if _sre_parse is None:
         return None
     try:
         parsed = _sre_parse.parse(pattern, flags)
-        options = _sequence(list(parsed))
-    except Exception:
+        if keep_case and parsed.state.flags & _sre.SRE_FLAG_IGNORECASE:
+            return None
+        options = _sequence(list(parsed), keep_case)
+    except Exception:  # _CaseInsensitivePart, or a parse tree this reading does not know
         return None
     if not options:
         return None

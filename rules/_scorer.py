@@ -17,7 +17,7 @@ from rules._language import LanguageDetection
 from rules._packs import SUPPORTED_LANGUAGES, Rule, RuleSet, load_packs
 from rules._pipelines import LanguagePipeline, build_pipeline
 from rules._policy import ScoringPolicy
-from rules._prefilter import fold_case, folded_literals
+from rules._prefilter import fold_case, folded_literals, required_literals
 from rules._structure import STRUCTURE_CHECKS, TEXT_URL, StructureContext
 from rules.model import Finding, Hit, Location, ParsedTemplate, Part, ScoreResult, TemplateInput
 
@@ -80,11 +80,8 @@ class Scorer:
         self._pipelines: dict[str, LanguagePipeline] = {}
         self._pipelines_lock = threading.Lock()
         self._detection = LanguageDetection()
-        self._regex_rules = [
-            (rule, [(pattern, folded_literals(pattern.pattern, pattern.flags))
-                    for pattern in _compile(rule)])
-            for rule in self.rules.of_kind("regex")
-        ]
+        self._regex_rules = [(rule, [_prefiltered(pattern) for pattern in _compile(rule)])
+                             for rule in self.rules.of_kind("regex")]
         self._header_rules = [(rule, _compile(rule)) for rule in self.rules.of_kind("header")]
         self._uri_rules = [(rule, _compile(rule), frozenset(rule.domains))
                            for rule in self.rules.of_kind("uri")]
@@ -210,9 +207,9 @@ class Scorer:
             for source, source_folded in zip(sources, folded, strict=True):
                 if source.role not in rule.parts:
                     continue
-                for pattern, literals in patterns:
-                    if literals is not None and not any(
-                            map(source_folded.__contains__, literals)):
+                for pattern, literals, exact in patterns:
+                    haystack = source.text if exact else source_folded
+                    if literals is not None and not any(map(haystack.__contains__, literals)):
                         continue
                     for match in pattern.finditer(source.text):
                         hits.add(rule.id, match.group(0), source.location(*match.span()))
@@ -308,6 +305,20 @@ def _compile(rule: Rule) -> list[re.Pattern[str]]:
     except re.error:
         # A pattern with global inline flags cannot sit inside an alternation.
         return [re.compile(pattern, flags) for pattern in rule.patterns]
+
+
+def _prefiltered(
+    pattern: re.Pattern[str],
+) -> tuple[re.Pattern[str], frozenset[str] | None, bool]:
+    """``pattern``, literals of which one must occur for it to match, and whether to
+    look for them in the text as is (a case-sensitive pattern: "FREE" but not "free")
+    rather than in its ``fold_case`` form."""
+    if not pattern.flags & re.IGNORECASE:
+        exact = required_literals(pattern.pattern, pattern.flags,
+                                  keep_common=True, keep_case=True)
+        if exact is not None:
+            return pattern, exact, True
+    return pattern, folded_literals(pattern.pattern, pattern.flags), False
 
 
 @lru_cache(maxsize=4096)

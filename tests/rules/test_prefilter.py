@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rules._prefilter import fold_case, folded_literals
+from rules._prefilter import fold_case, folded_literals, required_literals
 
 
 def _hidden(pattern: str, text: str, flags: int = re.IGNORECASE) -> bool:
@@ -40,3 +40,12 @@ def test_absent_literal_rules_out_the_pattern() -> None:
 
 def test_patterns_without_a_required_literal_always_run() -> None:
     assert folded_literals(r"\d+\s*%?", re.IGNORECASE) is None
+
+
+def test_case_sensitive_literals_keep_their_case() -> None:
+    assert required_literals("FREE|WIN", keep_common=True, keep_case=True) == {"FREE", "WIN"}
+
+
+@pytest.mark.parametrize("pattern", ["FREE|(?i:win)", "(?i)FREE"])
+def test_case_kept_only_where_the_pattern_is_case_sensitive(pattern: str) -> None:
+    assert required_literals(pattern, keep_common=True, keep_case=True) is None

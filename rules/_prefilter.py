@@ -59,25 +59,28 @@ class _CaseInsensitivePart(Exception):
 def _sequence(
     items: list[tuple[object, object]], keep_case: bool = False
 ) -> frozenset[str] | None:
-    """The best required literal set of a sequence of parse items.
+    """The best required literal set of a sequence of parse items: of its candidates,
+    the one whose shortest option is longest (the first such)."""
+    return max(_candidates(items, keep_case), key=_score, default=None)
 
-    Consecutive literals (and small literal classes, expanded) form a run; a run, a group,
-    a branch whose every alternative requires something, or a repeat of at least once is
-    a candidate; the candidate whose shortest option is longest wins.
+
+def _candidates(
+    items: list[tuple[object, object]], keep_case: bool = False
+) -> list[frozenset[str]]:
+    """Literal sets of a sequence of parse items, from each of which one must occur.
+
+    Consecutive literals (and small literal classes, expanded) form a run; a run, a
+    branch whose every alternative requires something, and the candidates of a group
+    or of a repeat of at least once are candidates, in the order of the pattern.
     """
     assert _sre is not None
-    best: frozenset[str] | None = None
+    found: list[frozenset[str]] = []
     run: set[str] = {""}
-
-    def consider(options: frozenset[str] | None) -> None:
-        nonlocal best
-        if options and (best is None or _score(options) > _score(best)):
-            best = options
 
     def close_run() -> None:
         nonlocal run
         if run != {""}:
-            consider(frozenset(run if keep_case else (r.lower() for r in run)))
+            found.append(frozenset(run if keep_case else (r.lower() for r in run)))
         run = {""}
 
     for op, av in items:
@@ -93,17 +96,17 @@ def _sequence(
         if op is _sre.SUBPATTERN:
             if keep_case and av[1] & _sre.SRE_FLAG_IGNORECASE:  # type: ignore[index]
                 raise _CaseInsensitivePart
-            consider(_sequence(list(av[-1]), keep_case))  # type: ignore[index]
+            found.extend(_candidates(list(av[-1]), keep_case))  # type: ignore[index]
         elif op is _sre.BRANCH:
             branches = [_sequence(list(b), keep_case) for b in av[1]]  # type: ignore[index]
             if all(branches):
-                consider(frozenset().union(*branches))  # type: ignore[arg-type]
+                found.append(frozenset().union(*branches))  # type: ignore[arg-type]
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
             low, _high, inner = av  # type: ignore[misc]
             if low >= 1:
-                consider(_sequence(list(inner), keep_case))
+                found.extend(_candidates(list(inner), keep_case))
     close_run()
-    return best
+    return [options for options in found if options]
 
 
 def required_literals(
@@ -157,15 +160,31 @@ def fold_case(text: str) -> str:
     return lowered.translate(_FOLD_TABLE)
 
 
-def folded_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
-    """Literals (passed through :func:`fold_case`, common ones kept) of which one must
-    occur in ``fold_case(text)`` for ``pattern`` to match ``text``; None: always run it."""
+def required_literal_sets(
+    pattern: str, flags: int = 0, *, keep_case: bool = False
+) -> list[frozenset[str]]:
+    """Every literal set of which one member must occur for ``pattern`` to match (all
+    of them, common literals included; ``(?:won|receive) [$€]`` gives two sets).
+    Lower-cased unless ``keep_case``, as for :func:`required_literals`; an empty list
+    when nothing is known."""
+    if _sre_parse is None:
+        return []
+    try:
+        parsed = _sre_parse.parse(pattern, flags)
+        if keep_case and parsed.state.flags & _sre.SRE_FLAG_IGNORECASE:
+            return []
+        return _candidates(list(parsed), keep_case)
+    except Exception:  # _CaseInsensitivePart, or a parse tree this reading does not know
+        return []
+
+
+def folded_literal_sets(pattern: str, flags: int = 0) -> list[frozenset[str]]:
+    """:func:`required_literal_sets` passed through :func:`fold_case`: to match ``text``,
+    ``pattern`` needs a member of every set to occur in ``fold_case(text)``."""
     if _FOLD_TABLE is None:
-        return None
-    literals = required_literals(pattern, flags, keep_common=True)
-    if literals is None:
-        return None
-    return frozenset(fold_case(literal) for literal in literals)
+        return []
+    return [frozenset(fold_case(literal) for literal in literals)
+            for literals in required_literal_sets(pattern, flags)]
 
 
 def _too_common(literal: str) -> bool:

@@ -17,7 +17,7 @@ from rules._language import LanguageDetection
 from rules._packs import SUPPORTED_LANGUAGES, Rule, RuleSet, load_packs
 from rules._pipelines import LanguagePipeline, build_pipeline
 from rules._policy import ScoringPolicy
-from rules._prefilter import fold_case, folded_literals, required_literals
+from rules._prefilter import fold_case, folded_literal_sets, required_literal_sets
 from rules._structure import STRUCTURE_CHECKS, TEXT_URL, StructureContext
 from rules.model import Finding, Hit, Location, ParsedTemplate, Part, ScoreResult, TemplateInput
 
@@ -207,9 +207,10 @@ class Scorer:
             for source, source_folded in zip(sources, folded, strict=True):
                 if source.role not in rule.parts:
                     continue
-                for pattern, literals, exact in patterns:
+                for pattern, literal_sets, exact in patterns:
                     haystack = source.text if exact else source_folded
-                    if literals is not None and not any(map(haystack.__contains__, literals)):
+                    if not all(any(map(haystack.__contains__, literals))
+                               for literals in literal_sets):
                         continue
                     for match in pattern.finditer(source.text):
                         hits.add(rule.id, match.group(0), source.location(*match.span()))
@@ -309,16 +310,15 @@ def _compile(rule: Rule) -> list[re.Pattern[str]]:
 
 def _prefiltered(
     pattern: re.Pattern[str],
-) -> tuple[re.Pattern[str], frozenset[str] | None, bool]:
-    """``pattern``, literals of which one must occur for it to match, and whether to
-    look for them in the text as is (a case-sensitive pattern: "FREE" but not "free")
-    rather than in its ``fold_case`` form."""
+) -> tuple[re.Pattern[str], list[frozenset[str]], bool]:
+    """``pattern``, the literal sets of which it needs one member each to match, and
+    whether to look for them in the text as is (a case-sensitive pattern: "FREE" but
+    not "free") rather than in its ``fold_case`` form."""
     if not pattern.flags & re.IGNORECASE:
-        exact = required_literals(pattern.pattern, pattern.flags,
-                                  keep_common=True, keep_case=True)
-        if exact is not None:
+        exact = required_literal_sets(pattern.pattern, pattern.flags, keep_case=True)
+        if exact:
             return pattern, exact, True
-    return pattern, folded_literals(pattern.pattern, pattern.flags), False
+    return pattern, folded_literal_sets(pattern.pattern, pattern.flags), False
 
 
 @lru_cache(maxsize=4096)

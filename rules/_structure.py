@@ -142,7 +142,7 @@ def missing_text_part(ctx: StructureContext, params: Params) -> list[Detection]:
 
 def _word_set(text: str, limit: int) -> set[str]:
     text = text[:limit].lower()
-    if len(_CJK.findall(text)) > len(text) / 3:
+    if not text.isascii() and len(_CJK.findall(text)) > len(text) / 3:
         chars = [c for c in text if not c.isspace()]
         return {a + b for a, b in pairwise(chars)}
     return set(_WORD.findall(text))
@@ -233,10 +233,17 @@ def link_domain_mismatch(ctx: StructureContext, params: Params) -> list[Detectio
     return found[:1]
 
 
+def _could_be_ip(host: str) -> bool:
+    """False for hosts ``ipaddress`` must reject: an IPv6 address has a colon, an
+    IPv4 one only digits and dots. Saves raising and catching two exceptions for
+    every ordinary domain name."""
+    return ":" in host or not host.strip("[]").strip("0123456789.")
+
+
 def raw_ip_link(ctx: StructureContext, params: Params) -> list[Detection]:
     for href, location in _all_links(ctx):
         host = _host(href)
-        if not host:
+        if not host or not _could_be_ip(host):
             continue
         try:
             ipaddress.ip_address(host.strip("[]"))

@@ -18,7 +18,7 @@ from rules._packs import SUPPORTED_LANGUAGES, Rule, RuleSet, load_packs
 from rules._pipelines import LanguagePipeline, build_pipeline
 from rules._policy import ScoringPolicy
 from rules._prefilter import fold_case, folded_literal_sets, required_literal_sets
-from rules._structure import STRUCTURE_CHECKS, TEXT_URL, StructureContext
+from rules._structure import STRUCTURE_CHECKS, StructureContext
 from rules.model import Finding, Hit, Location, ParsedTemplate, Part, ScoreResult, TemplateInput
 
 _PARAGRAPH = re.compile(r"(?:[^\n]|\n(?![ \t]*\n))+")
@@ -163,10 +163,10 @@ class Scorer:
                     if source.role in self.rules.rules[rule_id].parts:
                         hits.add(rule_id, matched, source.location(start, end))
         self._match_regex(sources, scored, hits)
-        self._match_uris(analysis, parsed.text, hits)
-        self._match_headers(template.headers, hits)
         context = StructureContext(subject=parsed.subject, html=analysis, text=parsed.text,
                                    languages=parsed.languages, headers=template.headers)
+        self._match_uris(analysis, context.text_urls, hits)
+        self._match_headers(template.headers, hits)
         for rule, check in self._structure_rules:
             for evidence, location in check(context, rule.params):
                 hits.add(rule.id, evidence, location)
@@ -215,13 +215,13 @@ class Scorer:
                     for match in pattern.finditer(source.text):
                         hits.add(rule.id, match.group(0), source.location(*match.span()))
 
-    def _match_uris(self, analysis: HtmlAnalysis | None, text: str, hits: _Hits) -> None:
+    def _match_uris(self, analysis: HtmlAnalysis | None,
+                    text_urls: Iterable[tuple[str, int, int]], hits: _Hits) -> None:
         links: list[tuple[str, Location]] = []
         if analysis is not None:
             links.extend((link.href, Location("html", link.raw_start, link.raw_end))
                          for link in analysis.links if link.href)
-        links.extend((m.group(0), Location("text", m.start(), m.end()))
-                     for m in TEXT_URL.finditer(text))
+        links.extend((url, Location("text", start, end)) for url, start, end in text_urls)
         for href, location in links:
             host = _host(href) or ""
             labels = host.split(".")

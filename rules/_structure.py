@@ -60,6 +60,12 @@ class StructureContext:
         """``reader_text`` with white space collapsed, computed once for all checks."""
         return _collapsed(self.reader_text)
 
+    @cached_property
+    def text_urls(self) -> tuple[tuple[str, int, int], ...]:
+        """URLs written out in the text part with their spans, found once: the
+        case-insensitive search costs a scan of the whole part each time."""
+        return tuple((m.group(0), m.start(), m.end()) for m in TEXT_URL.finditer(self.text))
+
 
 @lru_cache(maxsize=512)
 def _compiled(pattern: str) -> re.Pattern[str]:
@@ -287,8 +293,7 @@ def _all_links(ctx: StructureContext) -> list[tuple[str, Location]]:
     if ctx.html is not None:
         links.extend((link.href, Location("html", link.raw_start, link.raw_end))
                      for link in ctx.html.links)
-    links.extend((m.group(0), Location("text", m.start(), m.end()))
-                 for m in TEXT_URL.finditer(ctx.text))
+    links.extend((url, Location("text", start, end)) for url, start, end in ctx.text_urls)
     return links
 
 
@@ -302,7 +307,7 @@ def missing_unsubscribe(ctx: StructureContext, params: Params) -> list[Detection
             if any(phrase in haystack for phrase in phrases):
                 return []
     lowered = ctx.text.lower()
-    if TEXT_URL.search(ctx.text) or "mailto:" in lowered:
+    if ctx.text_urls or "mailto:" in lowered:
         for phrase in phrases:
             if phrase in lowered:
                 return []

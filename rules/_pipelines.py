@@ -25,6 +25,10 @@ from rules._packs import Rule
 # Languages whose tokens are whole words, so a word-set test can rule out a pattern.
 _SPACED_LANGUAGES = frozenset({"en", "de", "fr", "es", "ru"})
 _WORDS = re.compile(r"\w+|[^\w\s]")
+# For ASCII text the same set without a list of every token: non-word characters
+# become spaces, the rest splits on white space exactly as \s does.
+_ASCII_NON_WORD_TO_SPACE = str.maketrans(
+    {chr(c): " " for c in range(128) if not re.fullmatch(r"\w", chr(c))})
 _PLAIN_WORD = re.compile(r"\w+|[^\w\s]")
 
 # spaCy splits on spaces only: a run like "1\n\n\nStory" becomes one uncached
@@ -125,7 +129,7 @@ class LanguagePipeline:
             for match_id, start, end in self.phrase_matcher(doc):
                 span = doc[start:end]
                 found.append((strings[match_id], span.start_char, span.end_char, span.text))
-            words = (set(_WORDS.findall(text.lower()))
+            words = (_word_set(text.lower())
                      if self.token_rules and self.language in _SPACED_LANGUAGES else None)
             for token_rule in self.token_rules:
                 if not _could_match(token_rule.requirements, words):
@@ -202,6 +206,15 @@ def _requirements(patterns: Iterable[Any]) -> tuple[tuple[frozenset[str], ...], 
             return None
         result.append(tuple(required))
     return tuple(result)
+
+
+def _word_set(lowered: str) -> set[str]:
+    """The set of ``_WORDS`` tokens in ``lowered``."""
+    if not lowered.isascii():
+        return set(_WORDS.findall(lowered))
+    words = set(lowered.translate(_ASCII_NON_WORD_TO_SPACE).split())
+    words.update(c for c in set(lowered) if not c.isspace() and not c.isalnum() and c != "_")
+    return words
 
 
 def _could_match(requirements: tuple[tuple[frozenset[str], ...], ...] | None,

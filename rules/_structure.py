@@ -25,6 +25,9 @@ Params = Mapping[str, Any]
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+# ASCII text splits into the same words faster: non-word characters become spaces.
+_ASCII_NON_WORD_TO_SPACE = str.maketrans(
+    {chr(c): " " for c in range(128) if not re.fullmatch(r"\w", chr(c))})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _EMOJI = re.compile(
     "[\U0001f300-\U0001faff\U0001f000-\U0001f2ff\u2600-\u27bf\u2b50\u2b55\u2b06\u2b07"
@@ -148,7 +151,9 @@ def missing_text_part(ctx: StructureContext, params: Params) -> list[Detection]:
 
 def _word_set(text: str, limit: int) -> set[str]:
     text = text[:limit].lower()
-    if not text.isascii() and len(_CJK.findall(text)) > len(text) / 3:
+    if text.isascii():
+        return set(text.translate(_ASCII_NON_WORD_TO_SPACE).split())
+    if len(_CJK.findall(text)) > len(text) / 3:
         chars = [c for c in text if not c.isspace()]
         return {a + b for a, b in pairwise(chars)}
     return set(_WORD.findall(text))

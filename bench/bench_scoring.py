@@ -277,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 
     messages: list[corpus.CorpusMessage] = []
     try:
-        corpus.ensure_spamassassin_corpus()
-        messages += corpus.stratified_sample(corpus.iter_spamassassin(), corpus_size)
+        messages += corpus.load_spamassassin(corpus_size)
     except corpus.CorpusMissingError as error:
         print(f"SpamAssassin corpus unavailable ({error}); timing the labelled set only")
     corpus_count = len(messages)

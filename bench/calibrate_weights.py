@@ -154,14 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        corpus.ensure_spamassassin_corpus()
-        messages = list(corpus.iter_spamassassin())
+        messages = corpus.load_spamassassin(args.sample or (QUICK_SAMPLE if args.quick else None))
     except corpus.CorpusMissingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    size = args.sample or (QUICK_SAMPLE if args.quick else None)
-    if size:
-        messages = corpus.stratified_sample(messages, size)
     if args.with_labelled:
         messages += list(corpus.iter_labelled())
     try:

@@ -156,3 +156,13 @@ def ensure_spamassassin_corpus(corpus_dir: Path = SPAMASSASSIN_DIR) -> None:
             f"fetching the SpamAssassin corpus failed (exit {completed.returncode}); "
             f"run {script} by hand to see why"
         )
+
+
+def load_spamassassin(size: int | None = None) -> list[CorpusMessage]:
+    """The SpamAssassin corpus (fetched if needed), or a stratified sample of ``size``.
+
+    Raises :class:`CorpusMissingError` when it cannot be fetched.
+    """
+    ensure_spamassassin_corpus()
+    messages = list(iter_spamassassin())
+    return stratified_sample(messages, size) if size else messages

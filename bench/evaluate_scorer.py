@@ -136,14 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        corpus.ensure_spamassassin_corpus()
-        sa_messages = list(corpus.iter_spamassassin())
+        sa_messages = corpus.load_spamassassin(
+            args.sample or (QUICK_SAMPLE if args.quick else None)
+        )
     except corpus.CorpusMissingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    size = args.sample or (QUICK_SAMPLE if args.quick else None)
-    if size:
-        sa_messages = corpus.stratified_sample(sa_messages, size)
     sets = [("spamassassin-corpus", sa_messages)]
     try:
         sets.append(("labelled-marketing", list(corpus.iter_labelled())))

@@ -20,6 +20,7 @@ import io
 import ipaddress
 import os
 import re
+import socket
 import zoneinfo
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -135,6 +136,23 @@ def check_timezone(value: str, field: str = "timezone") -> str:
     if name not in _timezones():
         raise InvalidInput(field, "not an IANA time zone name (e.g. Europe/Paris)")
     return name
+
+
+def check_ip(value: str, field: str = "ip") -> str:
+    """An IPv4 or IPv6 address in its canonical text form (IPv6 compressed, lower case)."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "not an IPv4 or IPv6 address")
+    value = value.strip()
+    try:
+        # inet_pton takes only strict dotted-quad IPv4 (no leading zeros or short forms),
+        # the same set ipaddress accepts, at a fraction of the cost per row of a big import.
+        return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, value))
+    except (OSError, ValueError):
+        pass
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise InvalidInput(field, "not an IPv4 or IPv6 address") from None
 
 
 def parse_timestamp(value: str, field: str) -> datetime:
@@ -297,10 +315,7 @@ class _Importer:
             source = (row.get("source") or "").strip() or None
             ip = (row.get("ip") or "").strip() or None
             if ip is not None:
-                try:
-                    ip = str(ipaddress.ip_address(ip))
-                except ValueError:
-                    raise InvalidInput("ip", "not an IPv4 or IPv6 address") from None
+                ip = check_ip(ip)
             country = (row.get("country") or "").strip()
             language = (row.get("language") or "").strip()
             timezone = (row.get("timezone") or "").strip()
@@ -380,7 +395,7 @@ class _Importer:
                     continue
                 seen.add(pending.subject)
                 accepted.append(pending)
-            ledger._append(session, accepted, now)
+            ledger._append(session, accepted, now, loaded=(state_rows, suppression_rows))
         # Counted only once the batch's transaction committed.
         self.rejected.extend(rejected)
         self.duplicates += duplicates

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import calendar
 import dataclasses
-import ipaddress
 import json
 import os
 import secrets
@@ -70,7 +69,7 @@ from consent.records import (
     TimelineEvent,
     TokenInfo,
 )
-from consent.transitions import Pending
+from consent.transitions import Pending, StateRow, SuppressionRow
 from consent.verify import PROOF_FORMAT, consent_text_digest
 
 _IN_BATCH = 900  # bound parameters per IN (...) list, under every backend's limit
@@ -263,8 +262,7 @@ class ConsentLedger:
         else:
             email = crypto.normalize_email(item.address, field=f"{prefix}email")
             subject = crypto.subject_hmac(self.keys.pepper, email)
-        if item.evidence.ip is not None:
-            _check_ip(item.evidence.ip, f"{prefix}evidence.ip")
+        evidence = _checked_evidence(item.evidence, f"{prefix}evidence")
         return Pending(
             subject=subject,
             purpose=item.purpose,
@@ -276,7 +274,7 @@ class ConsentLedger:
             field_prefix=prefix,
             email=email,
             name=item.name,
-            evidence=item.evidence,
+            evidence=evidence,
         )
 
     def _occurred_at(self, value: datetime | None, now: datetime, field_name: str) -> datetime:
@@ -320,9 +318,18 @@ class ConsentLedger:
             item.text_id, item.text_sha256 = cache[key]
 
     def _append(
-        self, session: Session, pending: Sequence[Pending], now: datetime
+        self,
+        session: Session,
+        pending: Sequence[Pending],
+        now: datetime,
+        *,
+        loaded: tuple[dict[tuple[str, str], StateRow], dict[str, SuppressionRow]] | None = None,
     ) -> list[RecordedEvent]:
-        """Check transitions and append (caller holds the ledger lock). All or nothing."""
+        """Check transitions and append (caller holds the ledger lock). All or nothing.
+
+        ``loaded``: the states and suppressions of every subject in ``pending``, read
+        under the same lock by a caller that already needed them.
+        """
         known = {
             row.name: self._months(row.repermission_months)
             for row in session.execute(select(purposes))
@@ -333,9 +340,12 @@ class ConsentLedger:
                     f"{item.field_prefix}purpose", f"unknown purpose {item.purpose!r}"
                 )
         self._resolve_texts(session, pending)
-        subject_ids = sorted({item.subject for item in pending})
-        state_rows = self._load_states(session, subject_ids)
-        suppression_rows = self._load_suppressions(session, subject_ids)
+        if loaded is None:
+            subject_ids = sorted({item.subject for item in pending})
+            state_rows = self._load_states(session, subject_ids)
+            suppression_rows = self._load_suppressions(session, subject_ids)
+        else:
+            state_rows, suppression_rows = dict(loaded[0]), dict(loaded[1])
         base = log.log_size(session)
         changed_states: dict[tuple[str, str], dict[str, Any]] = {}
         changed_suppressions: dict[str, dict[str, Any] | None] = {}
@@ -612,9 +622,7 @@ class ConsentLedger:
         """Record ``confirmed`` for the token's request; the token is single-use."""
         now = db.utcnow()
         payload = self._read_confirm_token(token, now)
-        evidence = evidence or Evidence()
-        if evidence.ip is not None:
-            _check_ip(evidence.ip, "evidence.ip")
+        evidence = _checked_evidence(evidence or Evidence(), "evidence")
         with self.database.session() as session:
             db.serialize(session, LEDGER_LOCK)
             row = session.execute(
@@ -716,7 +724,7 @@ class ConsentLedger:
             or not isinstance(purpose, str)
         ):
             raise TokenInvalid("token", "malformed token")
-        evidence = evidence or Evidence()
+        evidence = _checked_evidence(evidence or Evidence(), "evidence")
         if payload.get("c") is not None and evidence.campaign_id is None:
             evidence = dataclasses.replace(evidence, campaign_id=str(payload["c"]))
         now = db.utcnow()
@@ -1227,11 +1235,11 @@ def _token_kind(token: str) -> str:
     return str(kind)
 
 
-def _check_ip(value: str, field_name: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise InvalidInput(field_name, "not an IPv4 or IPv6 address") from None
+def _checked_evidence(evidence: Evidence, field_name: str) -> Evidence:
+    """``evidence`` with its IP address checked and in canonical form."""
+    if evidence.ip is None:
+        return evidence
+    return dataclasses.replace(evidence, ip=importer.check_ip(evidence.ip, f"{field_name}.ip"))
 
 
 def _check_actor(value: str, field_name: str) -> str:

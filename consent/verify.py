@@ -60,11 +60,14 @@ class ProofInvalid(Exception):
     """The proof does not hold; the message says which part failed."""
 
 
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """The one byte form of a JSON value that is hashed and signed (sorted keys, no spaces)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL_ENCODER.encode(value).encode("utf-8")
 
 
 def leaf_hash(data: bytes) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from consent import ConsentLedger, EventInput, ImportFormatError
+from consent import ConsentLedger, EventInput, Evidence, ImportFormatError, InvalidInput
 from consent.importer import MAX_LINE_BYTES, check_language_tag
 from consent.models import events
 
@@ -195,3 +195,36 @@ def test_bad_language_tags(tag: str) -> None:
 
     with pytest.raises(InvalidInput):
         check_language_tag(tag)
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("0.0.0.0", "0.0.0.0"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("192.0.2.010", None),
+        ("192.0.2", None),
+        ("3232235521", None),
+        ("192.0.2.1 ", "192.0.2.1"),
+        ("fe80::1%eth0", "fe80::1%eth0"),
+    ],
+)
+def test_ip_addresses_are_stored_in_canonical_form(
+    ledger: ConsentLedger, tmp_path: Path, raw: str, stored: str | None
+) -> None:
+    body = f'email,consented_at,source,ip\nip@example.com,2025-03-01,form,"{raw}"\n'
+    result = ledger.import_csv(_write(tmp_path, body), PURPOSE)
+    if stored is None:
+        assert [(r.line, r.reason.split(":")[0]) for r in result.rejected] == [(2, "ip")]
+        with pytest.raises(InvalidInput) as caught:
+            ledger.record(
+                EventInput("ip2@example.com", PURPOSE, "granted", "api", Evidence(ip=raw))
+            )
+        assert caught.value.field == "evidence.ip"
+        return
+    assert result.accepted == 1
+    assert ledger.timeline("ip@example.com").events[0].personal["ip"] == stored
+    ledger.record(EventInput("ip2@example.com", PURPOSE, "granted", "api", Evidence(ip=raw)))
+    assert ledger.timeline("ip2@example.com").events[0].personal["ip"] == stored

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from email_validator.rfc_constants import EMAIL_MAX_LENGTH, LOCAL_PART_MAX_LENGTH
 
+from consent.deliverability import check_domain_accepts_mail
 from consent.errors import InvalidEmail, TokenInvalid
 from consent.verify import NONCE_BYTES, personal_aad
 
@@ -67,23 +68,28 @@ class ConsentKeys:
 def normalize_email(
     address: str, *, check_deliverability: bool = False, resolver: Any = None, field: str = "email"
 ) -> str:
-    """The canonical form of an address (email-validator's normalization, domain lower-cased).
+    """The canonical form of an address (email-validator's normalization, lower-cased).
 
-    Syntax only unless ``check_deliverability`` (then the domain must accept mail,
-    asked through ``resolver``, a dnspython resolver). Raises :class:`InvalidEmail`.
+    Syntax only unless ``check_deliverability``: then the domain must accept mail,
+    asked through ``resolver`` (see :mod:`consent.deliverability`), and a DNS
+    failure refuses the address too. Raises :class:`InvalidEmail`.
     """
+    normalized = _normalize_syntax(address, field)
+    if check_deliverability:
+        if resolver is None:
+            raise ValueError("checking deliverability needs the service's DNS resolver")
+        check_domain_accepts_mail(resolver, normalized.rpartition("@")[2], field)
+    return normalized
+
+
+def _normalize_syntax(address: str, field: str) -> str:
     if not isinstance(address, str) or not address.strip():
         raise InvalidEmail(field, "an email address is required")
-    if not check_deliverability:
-        fast = _normalize_plain_ascii(address.strip())
-        if fast is not None:
-            return fast
+    fast = _normalize_plain_ascii(address.strip())
+    if fast is not None:
+        return fast
     try:
-        result = email_validator.validate_email(
-            address.strip(),
-            check_deliverability=check_deliverability,
-            dns_resolver=resolver,
-        )
+        result = email_validator.validate_email(address.strip(), check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         # email-validator's messages describe the syntax problem without echoing the address.
         raise InvalidEmail(field, str(exc)) from None

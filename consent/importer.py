@@ -30,6 +30,7 @@ import pycountry
 
 import db
 from consent import crypto
+from consent.deliverability import undeliverable_reason
 from consent.errors import ImportFormatError, InvalidInput
 from consent.models import LEDGER_LOCK, consent_texts
 from consent.records import Evidence, ImportResult, RejectedRow
@@ -293,6 +294,18 @@ class _Importer:
         self.without_evidence = 0
         self.rejected: list[RejectedRow] = []
         self.started = db.utcnow()
+        self.domain_verdicts: dict[str, str | None] = {}
+        if check_deliverability and ledger.dns_resolver is None:
+            raise ValueError("checking deliverability needs the service's DNS resolver")
+
+    def _check_domain(self, domain: str) -> None:
+        # One verdict per domain for the whole import: a list of a million addresses
+        # has a few thousand domains, and every row of one domain must be judged alike.
+        if domain not in self.domain_verdicts:
+            self.domain_verdicts[domain] = undeliverable_reason(self.ledger.dns_resolver, domain)
+        reason = self.domain_verdicts[domain]
+        if reason is not None:
+            raise InvalidInput("email", reason)
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected.append(RejectedRow(line, reason))
@@ -302,11 +315,9 @@ class _Importer:
             for name, limit in MAX_FIELD_CHARS.items():
                 if len(row.get(name) or "") > limit:
                     raise InvalidInput(name, f"longer than {limit} characters")
-            email = crypto.normalize_email(
-                row["email"],
-                check_deliverability=self.check_deliverability,
-                resolver=self.ledger.dns_resolver,
-            )
+            email = crypto.normalize_email(row["email"])
+            if self.check_deliverability:
+                self._check_domain(email.rpartition("@")[2])
             consented_raw = (row.get("consented_at") or "").strip()
             consented_at = parse_timestamp(consented_raw, "consented_at") if consented_raw else None
             skew = self.ledger.settings.clock_skew

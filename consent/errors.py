@@ -72,6 +72,14 @@ class TokenReused(TokenError):
     """The single-use token was already used."""
 
 
+class OptInThrottled(ConsentError):
+    """The address was sent as many confirmation mails as the policy allows for now."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many confirmation requests; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class SubjectNotFound(ConsentError):
     """The ledger holds nothing about this address."""
 

@@ -11,14 +11,15 @@ import base64
 import calendar
 import dataclasses
 import json
+import logging
 import os
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import IO, Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 import db
@@ -28,6 +29,7 @@ from consent.errors import (
     IllegalTransition,
     InvalidInput,
     LedgerEmpty,
+    OptInThrottled,
     SubjectNotFound,
     TokenExpired,
     TokenInvalid,
@@ -74,6 +76,11 @@ from consent.verify import PROOF_FORMAT, consent_text_digest
 
 _IN_BATCH = 900  # bound parameters per IN (...) list, under every backend's limit
 PROOF_TEXT_LIMIT = 50
+
+
+_log = logging.getLogger(__name__)
+# The window ConsentSettings.optin_requests_per_day counts confirmation mails in.
+OPTIN_REQUEST_WINDOW = timedelta(hours=24)
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -549,6 +556,7 @@ class ConsentLedger:
         expires_at = now + self.settings.optin_token_ttl
         with self.database.session() as session:
             db.serialize(session, LEDGER_LOCK)
+            self._check_optin_budget(session, pending.subject, purpose, now)
             [event] = self._append(session, [pending], now)
             session.execute(
                 insert(optin_tokens).values(
@@ -558,6 +566,7 @@ class ConsentLedger:
                     request_seq=event.seq,
                     expires_at=expires_at,
                     used_at=None,
+                    issued_at=now,
                 )
             )
         token = crypto.sign_token(
@@ -565,6 +574,29 @@ class ConsentLedger:
         )
         url = f"{(base_url or self.settings.base_url).rstrip('/')}/confirm/{token}"
         return OptInRequest(token=token, event=event, expires_at=expires_at, confirm_url=url)
+
+    def _check_optin_budget(
+        self, session: Session, subject: str, purpose: str, now: datetime
+    ) -> None:
+        """Raise :class:`OptInThrottled` when the address had its day's confirmation mails."""
+        issued = (
+            session.execute(
+                select(optin_tokens.c.issued_at)
+                .where(
+                    optin_tokens.c.subject_hmac == subject,
+                    optin_tokens.c.purpose == purpose,
+                    optin_tokens.c.issued_at > now - OPTIN_REQUEST_WINDOW,
+                )
+                .order_by(optin_tokens.c.issued_at)
+            )
+            .scalars()
+            .all()
+        )
+        limit = self.settings.optin_requests_per_day
+        if len(issued) >= limit:
+            # Room again once the oldest request that still counts leaves the window.
+            room_at = issued[len(issued) - limit] + OPTIN_REQUEST_WINDOW
+            raise OptInThrottled(max(1, int((room_at - now).total_seconds())))
 
     def confirmation_email(
         self,
@@ -666,11 +698,18 @@ class ConsentLedger:
         return event
 
     def purge_expired_tokens(self, now: datetime | None = None) -> int:
-        """Delete opt-in tokens past their expiry (used or not); returns how many."""
+        """Delete opt-in tokens past their expiry (used or not) that no longer count
+        towards an address's daily confirmation mails; returns how many."""
         moment = now or db.utcnow()
         with self.database.session() as session:
             result = session.execute(
-                delete(optin_tokens).where(optin_tokens.c.expires_at <= moment)
+                delete(optin_tokens).where(
+                    optin_tokens.c.expires_at <= moment,
+                    or_(
+                        optin_tokens.c.issued_at.is_(None),
+                        optin_tokens.c.issued_at <= moment - OPTIN_REQUEST_WINDOW,
+                    ),
+                )
             )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -806,6 +845,13 @@ class ConsentLedger:
             session.execute(delete(subject_keys).where(subject_keys.c.hmac == subject))
             session.execute(delete(subjects).where(subjects.c.hmac == subject))
             session.execute(delete(optin_tokens).where(optin_tokens.c.subject_hmac == subject))
+        shredded = (subject_keys.name, subjects.name, optin_tokens.name)
+        if not self.database.scrub_deleted(shredded):
+            _log.warning(
+                "erasure (seq %s) committed; a reader held old pages, so the deleted key "
+                "leaves the database files at the next checkpoint",
+                seq,
+            )
         return _recorded(row)
 
     # ------------------------------------------------------------ re-permission

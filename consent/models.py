@@ -172,6 +172,9 @@ class OptInToken(Base):
     """An issued double-opt-in token, kept to make it single-use."""
 
     __tablename__ = "consent_optin_tokens"
+    __table_args__ = (
+        Index("ix_consent_optin_tokens_subject", "subject_hmac", "purpose", "issued_at"),
+    )
 
     token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject_hmac: Mapped[str] = mapped_column(String(HMAC_LENGTH))
@@ -179,6 +182,8 @@ class OptInToken(Base):
     request_seq: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # None for tokens issued before issued_at was recorded.
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 events = Event.__table__

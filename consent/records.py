@@ -38,6 +38,9 @@ class ConsentSettings:
     # Address for the mailto: form of List-Unsubscribe; None leaves only the https form.
     unsubscribe_mailto: str | None = None
     import_batch_size: int = 5000
+    # Confirmation mails one address may be sent per purpose in OPTIN_REQUEST_WINDOW:
+    # the hosted form must not become a way to flood someone's mailbox.
+    optin_requests_per_day: int = 3
 
 
 @dataclass(frozen=True)

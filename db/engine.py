@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.errors import DatabaseUnavailable, InvalidDatabaseURL
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# How long a SQLite writer waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def parse_database_url(url: str | URL) -> URL:
@@ -49,7 +51,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # 128 MiB of page cache instead of SQLite's 2 MiB: bulk imports and tree appends
     # revisit the same index pages, and re-reading them dominated their wall time.
@@ -61,6 +63,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Pages beyond the cache are read through a memory map (the OS page cache) instead of
     # one read() system call each: a million-subject ledger outgrows any fixed page cache.
     cursor.execute("PRAGMA mmap_size=1073741824")
+    # Deleted rows are overwritten with zeros, not left in free space: erasing a subject
+    # deletes its data key, and that key must not linger in the file (see scrub_deleted).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -130,6 +135,39 @@ class Database:
             raise DatabaseUnavailable(
                 f"database {self.display_url} is unreachable: {_first_line(exc)}"
             ) from None
+
+    def scrub_deleted(self, tables: Sequence[str], *, wait_seconds: float = 2.0) -> bool:
+        """Push rows already deleted from ``tables`` out of the database's files.
+
+        Call it after the deleting transaction committed. SQLite zeroes deleted
+        rows in place (``secure_delete``); here the write-ahead log, which still
+        holds the pages as they were, is checkpointed and truncated. PostgreSQL
+        keeps deleted rows until VACUUM prunes them, so the tables are vacuumed.
+        Returns False when SQLite could not finish within ``wait_seconds`` (a
+        long-running reader holds old pages); the next checkpoint completes it.
+        """
+        known = {table for table in tables if table.isidentifier()}
+        if known != set(tables):
+            raise ValueError("scrub_deleted takes table names")
+        if self.backend == "sqlite":
+            # On the driver connection, outside any transaction SQLAlchemy would begin.
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute(f"PRAGMA busy_timeout={int(wait_seconds * 1000)}")
+                try:
+                    busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                    cursor.close()
+            finally:
+                raw.close()
+            return not busy
+        # VACUUM cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # Names were checked to be identifiers above; they come from table metadata.
+            conn.exec_driver_sql(f"VACUUM {', '.join(sorted(known))}")
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()

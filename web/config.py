@@ -104,6 +104,19 @@ class Settings:
     login_window_seconds: int = field(
         default=900, metadata=_doc("Window for counting failed logins")
     )
+    subscribe_max_per_client: int = field(
+        default=10,
+        metadata=_doc(
+            "Sign-up form posts allowed per client address within subscribe_window_seconds"
+        ),
+    )
+    subscribe_window_seconds: int = field(
+        default=3600, metadata=_doc("Window for counting sign-up form posts per client")
+    )
+    optin_requests_per_day: int = field(
+        default=3,
+        metadata=_doc("Confirmation mails one address may be sent per purpose in 24 hours"),
+    )
     log_level: str = field(default="INFO", metadata=_doc("Python logging level"))
     scheduler_timezone: str = field(
         default="UTC", metadata=_doc("Time zone of cron-style scheduled jobs")
@@ -277,6 +290,9 @@ def _complete(settings: Settings) -> Settings:
         "login_window_seconds",
         "opt_in_token_ttl_hours",
         "repermission_months",
+        "subscribe_max_per_client",
+        "subscribe_window_seconds",
+        "optin_requests_per_day",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{env_name(name)}: must be positive, got {getattr(settings, name)}")

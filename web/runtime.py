@@ -60,6 +60,7 @@ class Runtime:
                 repermission_months=settings.repermission_months,
                 base_url=settings.base_url,
                 unsubscribe_mailto=settings.unsubscribe_mailto or None,
+                optin_requests_per_day=settings.optin_requests_per_day,
             ),
             dns_resolver=self.dns_resolver,
         )

@@ -7,7 +7,7 @@ import email.policy
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text, update
 
 import db
 from consent import (
@@ -19,6 +19,7 @@ from consent import (
     IllegalTransition,
     InvalidEmail,
     InvalidInput,
+    OptInThrottled,
     SubjectNotFound,
     Suppressed,
     TokenExpired,
@@ -29,7 +30,8 @@ from consent import (
     UnknownMethod,
     UnknownPurpose,
 )
-from consent.models import events, optin_tokens
+from consent.models import events, optin_tokens, subject_keys, subjects
+from db.engine import sqlite_file
 
 PURPOSE = "marketing-email"
 
@@ -156,10 +158,38 @@ def test_tokens_expire_are_checked_and_purged(ledger: ConsentLedger) -> None:
     with pytest.raises(TokenInvalid):
         short.confirm_opt_in("garbage")
     fresh = ledger.request_opt_in("f@example.com", PURPOSE)
-    assert ledger.purge_expired_tokens() == 1
+    # An expired token is kept while it still counts towards the address's daily mails.
+    assert ledger.purge_expired_tokens() == 0
+    assert ledger.purge_expired_tokens(db.utcnow() + timedelta(hours=25)) == 1
     with ledger.database.session() as session:
         assert session.execute(select(optin_tokens.c.purpose)).scalars().all() == [PURPOSE]
     ledger.confirm_opt_in(fresh.token)
+
+
+def test_confirmation_mails_per_address_are_limited_per_day(ledger: ConsentLedger) -> None:
+    for _ in range(3):
+        ledger.request_opt_in("h@example.com", PURPOSE)
+    with pytest.raises(OptInThrottled) as caught:
+        ledger.request_opt_in("H@Example.com", PURPOSE)
+    assert 24 * 3600 - 60 < caught.value.retry_after <= 24 * 3600
+    assert len(ledger.timeline("h@example.com").events) == 3  # the refused one left no trace
+    ledger.request_opt_in("i@example.com", PURPOSE)  # other addresses are not affected
+    ledger.add_purpose("product-news")
+    ledger.request_opt_in("h@example.com", "product-news")  # nor other purposes
+    # A day after the oldest request, one more mail is allowed.
+    subject = ledger.subject_id("h@example.com")
+    with ledger.database.session() as session:
+        oldest = session.execute(
+            select(func.min(optin_tokens.c.issued_at)).where(optin_tokens.c.subject_hmac == subject)
+        ).scalar_one()
+        session.execute(
+            update(optin_tokens)
+            .where(optin_tokens.c.subject_hmac == subject, optin_tokens.c.issued_at == oldest)
+            .values(issued_at=oldest - timedelta(hours=24, seconds=1))
+        )
+    ledger.request_opt_in("h@example.com", PURPOSE)
+    with pytest.raises(OptInThrottled):
+        ledger.request_opt_in("h@example.com", PURPOSE)
 
 
 def test_withdrawal_by_one_click_token_suppresses_and_is_idempotent(ledger: ConsentLedger) -> None:
@@ -230,6 +260,39 @@ def test_erasure_shreds_personal_data_and_keeps_suppression(ledger: ConsentLedge
                 # Needles long enough that no base64 hash or signature contains one by chance.
                 for needle in (address, ip, "secret.person", "agent/1", "samira quintanilla"):
                     assert needle not in blob, f"{needle!r} found in {table}"
+
+
+def test_erasure_leaves_no_key_or_address_ciphertext_in_the_sqlite_files(
+    sqlite_ledger: ConsentLedger,
+) -> None:
+    ledger = sqlite_ledger
+    target = "shred.me@example.com"
+    ledger.record(EventInput(target, PURPOSE, "granted", "form", Evidence(source="shop")))
+    # Neighbours share the target's pages, so those pages live on after the delete.
+    ledger.record_many(
+        [EventInput(f"n{i}@example.com", PURPOSE, "granted", "import") for i in range(300)]
+    )
+    subject = ledger.subject_id(target)
+    with ledger.database.engine.connect() as conn:
+        wrapped = conn.execute(
+            select(subject_keys.c.wrapped_key).where(subject_keys.c.hmac == subject)
+        ).scalar_one()
+        sealed = conn.execute(
+            select(subjects.c.email_ciphertext).where(subjects.c.hmac == subject)
+        ).scalar_one()
+    path = sqlite_file(ledger.database.url)
+    assert path is not None
+
+    def stored_bytes() -> bytes:
+        files = (path, path.with_name(path.name + "-wal"))
+        return b"".join(f.read_bytes() for f in files if f.exists())
+
+    assert wrapped in stored_bytes() and sealed in stored_bytes()
+    ledger.erase(target)
+    remaining = stored_bytes()
+    assert wrapped not in remaining
+    assert sealed not in remaining
+    assert ledger.verify().ok
 
 
 def test_state_and_timeline_of_unknown_address(ledger: ConsentLedger) -> None:

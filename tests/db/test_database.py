@@ -27,6 +27,25 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_database: db.Database)
     with sqlite_database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_scrub_deleted(database: db.Database) -> None:
+    with database.session() as session:
+        session.execute(text("DELETE FROM db_locks WHERE name = 'no-such-lock'"))
+    assert database.scrub_deleted(["db_locks"]) is True
+    with pytest.raises(ValueError):
+        database.scrub_deleted(["db_locks; DROP TABLE db_locks"])
+
+
+def test_scrub_deleted_reports_a_reader_holding_old_pages(sqlite_database: db.Database) -> None:
+    with sqlite_database.engine.connect() as reader:
+        reader.exec_driver_sql("SELECT count(*) FROM db_locks").all()  # opens a read snapshot
+        with sqlite_database.session() as session:
+            session.execute(text("UPDATE db_locks SET generation = generation + 1"))
+        assert sqlite_database.scrub_deleted(["db_locks"], wait_seconds=0.1) is False
+        reader.rollback()
+    assert sqlite_database.scrub_deleted(["db_locks"]) is True
 
 
 def test_session_rolls_back_on_error(database: db.Database) -> None:

@@ -186,6 +186,45 @@ def test_double_opt_in_needs_a_post(app: Flask, client: FlaskClient, make_token)
     assert json_sent.status_code == 422 and json_sent.get_json()["field"] == "email"
 
 
+def test_sign_up_form_limits_mails_per_address_and_posts_per_network(
+    tmp_path: Path, database_url: str
+) -> None:
+    from web.app import create_app
+
+    from .conftest import make_settings
+
+    app = create_app(make_settings(tmp_path / "var", database_url, subscribe_max_per_client=6))
+    client = app.test_client()
+    ledger = runtime(app).consent
+    ledger.add_consent_text(PURPOSE, "2026-11", "en", TEXT)
+
+    def post(email: str, address: str) -> int:
+        return client.post(
+            "/subscribe",
+            json={"email": email, "purpose": PURPOSE},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    # One address: three confirmation mails a day; the fourth sign-up looks the same
+    # to the form's user but mails nobody and records nothing.
+    assert [post("ida@example.org", "198.51.100.1") for _ in range(4)] == [202] * 4
+    assert len(_outbox(app)) == 3
+    assert [e.action for e in ledger.timeline("ida@example.org").events] == ["requested"] * 3
+    # One network: six posts an hour, whatever the addresses; a different /64 is not affected.
+    assert post("jan@example.org", "2001:db8:1:1::5") == 202
+    assert post("kim@example.org", "2001:db8:1:1::6") == 202
+    statuses = [post(f"p{i}@example.org", f"2001:db8:1:1::{i}") for i in range(10, 15)]
+    assert statuses == [202, 202, 202, 202, 429]
+    refused = client.post(
+        "/subscribe",
+        json={"email": "q@example.org", "purpose": PURPOSE},
+        environ_base={"REMOTE_ADDR": "2001:db8:1:1:ffff::1"},
+    )
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert post("q@example.org", "2001:db8:1:2::1") == 202
+    runtime(app).database.dispose()
+
+
 def test_one_click_unsubscribe(app: Flask) -> None:
     ledger = runtime(app).consent
     from consent import EventInput, Evidence

@@ -19,7 +19,7 @@ from web.runtime import Runtime
 log = logging.getLogger("sendgate.jobs")
 
 # Modules that declare jobs; importing them fills REGISTRY.
-JOB_MODULES = ["web.jobs.accounts", "web.jobs.consent", "web.jobs.senders"]
+JOB_MODULES = ["web.jobs.accounts", "web.jobs.consent", "web.jobs.public", "web.jobs.senders"]
 
 JobFunction = Callable[[Runtime], str | None]
 

@@ -9,6 +9,7 @@ every GET.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
@@ -18,14 +19,17 @@ from consent import (
     ConsentTextRecord,
     Evidence,
     InvalidInput,
+    OptInThrottled,
     Suppressed,
     TokenError,
     TokenExpired,
     TokenInvalid,
     TokenReused,
 )
+from db import utcnow
 from relay import UpstreamError
 from web.access import public
+from web.ratelimit import Budget, RateLimited, client_key, spend
 from web.runtime import runtime
 
 bp = Blueprint("public", __name__, template_folder="../templates")
@@ -77,6 +81,24 @@ def subscribe() -> Any:
         return _failure(str(exc), 422, exc.field)
     if request.method == "GET":
         return _page("public/subscribe.html", purpose=purpose, language=language, text=text)
+    rt = runtime()
+    budget = Budget(
+        "subscribe",
+        rt.settings.subscribe_max_per_client,
+        timedelta(seconds=rt.settings.subscribe_window_seconds),
+    )
+    try:
+        with rt.database.session() as session:
+            spend(
+                session, budget, client_key(rt.keys.session_secret, request.remote_addr), utcnow()
+            )
+    except RateLimited as exc:
+        return _failure(
+            "too many sign-ups from your network; please try again later",
+            429,
+            None,
+            retry_after=exc.retry_after,
+        )
     email = str(data.get("email") or "").strip()
     if not email:
         return _failure("email: an address is required", 422, "email")
@@ -91,6 +113,10 @@ def subscribe() -> Any:
             language=language,
             name=(str(data.get("name")).strip() or None) if data.get("name") else None,
         )
+    except OptInThrottled:
+        # The address had its confirmation mails for today. The answer is the same as
+        # for a new address, so the form tells no one whether it was used before.
+        return _accepted()
     except InvalidInput as exc:
         # A suppressed address gets the same answer as a new one: no one learns who is
         # on the list, and nobody is mailed.
@@ -121,10 +147,12 @@ def _accepted() -> Any:
     return _page("public/subscribe_sent.html", 202)
 
 
-def _failure(message: str, status: int, field: str | None) -> Any:
+def _failure(message: str, status: int, field: str | None, retry_after: int | None = None) -> Any:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if _wants_json():
-        return jsonify(error=message, field=field), status
-    return _page("public/message.html", status, title="Sign-up failed", message=message)
+        return jsonify(error=message, field=field), status, headers
+    page, _ = _page("public/message.html", status, title="Sign-up failed", message=message)
+    return page, status, headers
 
 
 _TOKEN_MESSAGES = {

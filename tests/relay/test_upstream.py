@@ -95,6 +95,17 @@ def test_permanent_refusal_is_rejected(smtp_server) -> None:
     assert info.value.code == 550
 
 
+def test_refusal_texts_do_not_carry_addresses(smtp_server) -> None:
+    handler, port = smtp_server
+    handler.data_reply = "554 5.7.1 <ana@example.org>: blocked; mail from b@shop.example refused"
+    with pytest.raises(UpstreamRejected) as info:
+        SmtpUpstream("127.0.0.1", port).send(
+            message(), mail_from="b@shop.example", rcpt_to=["ana@example.org"]
+        )
+    assert "@" not in str(info.value)
+    assert str(info.value).endswith("554 5.7.1 <address>: blocked; mail from <address> refused")
+
+
 def test_upstream_down_is_unavailable() -> None:
     upstream = SmtpUpstream("127.0.0.1", free_port(), timeout=2, password="s3cr3t-pw", username="u")
     with pytest.raises(UpstreamUnavailable) as info:

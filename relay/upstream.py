@@ -9,7 +9,6 @@ sent before the upstream said so.
 from __future__ import annotations
 
 import mailbox
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
+
+from consent.redaction import redact_addresses
 
 
 class UpstreamError(Exception):
@@ -89,7 +90,9 @@ class SmtpUpstream:
         except smtplib.SMTPRecipientsRefused as exc:
             raise _classify(exc.recipients) from None
         except smtplib.SMTPResponseException as exc:
-            error = _without_addresses(
+            # Replies often quote the envelope ("<ana@example.org>: Recipient address
+            # rejected"); error texts end up in logs, where no address may appear.
+            error = redact_addresses(
                 exc.smtp_error.decode(errors="replace")
                 if isinstance(exc.smtp_error, bytes)
                 else str(exc.smtp_error)
@@ -107,15 +110,6 @@ class SmtpUpstream:
             ) from None
         if refused:
             raise _classify(refused)
-
-
-# Upstream replies often quote the envelope ("<ana@example.org>: Recipient address
-# rejected"); error texts end up in logs, where no address may appear.
-_ADDRESS = re.compile(r"<?[^\s<>@\"']+@[^\s<>@\"']+>?")
-
-
-def _without_addresses(reply: str) -> str:
-    return _ADDRESS.sub("<address>", reply)
 
 
 def _classify(refused: dict[str, tuple[int, bytes]]) -> UpstreamError:

@@ -52,3 +52,31 @@ def test_serve_answers_health_checks(tmp_path: Path, sqlite_url: str) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_service_logs_carry_no_addresses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import logging
+
+    from web.cli.service import configure_logging
+
+    from .conftest import make_settings
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging(make_settings(tmp_path / "var", f"sqlite:///{tmp_path / 'x.db'}"))
+        log = logging.getLogger("sendgate.test")
+        log.error(
+            "no consent for %s on GET %s", "Ana@Example.org", "/api/v1/consent/subjects/b@x.io"
+        )
+        try:
+            raise ValueError("refused: <c.d@mail.example>")
+        except ValueError:
+            log.exception("upstream said no")
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    err = capsys.readouterr().err
+    assert "no consent for <address> on GET /api/v1/consent/subjects/<address>" in err
+    assert "ValueError: refused: <address>" in err
+    assert "@" not in err

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 import db
+from consent.redaction import redact_addresses
 from web import accounts
 from web.cli.context import CliState, emit_json, pass_state
 from web.config import FIELDS, Settings, describe_settings, env_name
@@ -24,12 +25,20 @@ FIRST_ADMIN = "admin"
 SECRET_FIELDS = {"upstream_password"}
 
 
+class AddressRedactingFormatter(logging.Formatter):
+    """Formats records with every email address replaced: API paths, upstream replies and
+    exception texts can carry one, and no address may reach a log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_addresses(super().format(record))
+
+
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        AddressRedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
 
 
 def initialise(settings: Settings) -> tuple[Runtime, bool]:

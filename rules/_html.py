@@ -18,6 +18,8 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from rules._css import Declarations, SheetStyle, sheet_styles
+
 VOID_ELEMENTS = frozenset({
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
     "source", "track", "wbr", "basefont", "bgsound", "frame", "keygen",
@@ -266,13 +268,16 @@ def analyse_html(source: str, *, max_chars: int) -> HtmlAnalysis:
             analysis.title_span = (spans[0][1], close if close >= 0 else spans[0][1])
     root = tree.root
     if root is not None:
-        _Walker(source, scan, analysis).walk(root)
+        _Walker(source, scan, analysis, sheet_styles(tree)).walk(root)
     return analysis
 
 
 class _Walker:
-    def __init__(self, source: str, scan: _RawScan, analysis: HtmlAnalysis) -> None:
+    def __init__(
+        self, source: str, scan: _RawScan, analysis: HtmlAnalysis, sheet: dict[int, SheetStyle]
+    ) -> None:
         self.source = source
+        self.sheet = sheet
         self.scan = scan
         self.analysis = analysis
         self.run_cursor = 0
@@ -296,7 +301,7 @@ class _Walker:
                 self.analysis.active.append(Element(tag, _describe_active(tag, attributes), *span))
             if tag in NOT_RENDERED:
                 continue
-            child_style = self._style_of(tag, attributes, style)
+            child_style = self._style_of(tag, attributes, style, self.sheet.get(node.mem_id))
             if tag == "a":
                 href = (attributes.get("href") or "").strip()
                 self.analysis.links.append(Link(href, "", *span))
@@ -375,8 +380,8 @@ class _Walker:
         return spans[index][0], spans[index][1]
 
     def _style_of(self, tag: str, attributes: dict[str, str | None],
-                  parent: _Style) -> _Style:
-        if not attributes:
+                  parent: _Style, sheet: SheetStyle | None) -> _Style:
+        if not attributes and sheet is None:
             return parent  # styles are never mutated after creation, so sharing is safe
         style = _Style(parent.hidden, parent.font_px, parent.color, parent.background,
                        parent.link)
@@ -388,9 +393,13 @@ class _Walker:
         if tag == "font" and attributes.get("color"):
             style.color = _parse_color(attributes["color"] or "") or style.color
         raw_style = attributes.get("style")
-        if not raw_style:
+        if not raw_style and sheet is None:
             return style
-        declared = _declared_style(raw_style)
+        inline = _inline_declarations(raw_style) if raw_style else ()
+        # The cascade: sheet rules, then the inline style, then the sheet's !important ones.
+        declared = _declared_style(
+            sheet.normal + inline + sheet.important if sheet is not None else inline
+        )
         if style.hidden is None:
             style.hidden = declared.hidden
         if declared.font_size:
@@ -409,14 +418,21 @@ class _DeclaredStyle:
 
 
 @lru_cache(maxsize=4096)
-def _declared_style(raw_style: str) -> _DeclaredStyle:
-    """What an inline style attribute says; cached because templates repeat the
-    same inline styles on hundreds of cells."""
-    declarations: dict[str, str] = {}
+def _inline_declarations(raw_style: str) -> Declarations:
+    """The (property, value) pairs of a style attribute; cached because templates
+    repeat the same inline styles on hundreds of cells."""
+    pairs = []
     for declaration in raw_style.split(";"):
         name, _, value = declaration.partition(":")
         if value:
-            declarations[name.strip().lower()] = value.strip().lower()
+            pairs.append((name.strip().lower(), value.strip().lower()))
+    return tuple(pairs)
+
+
+@lru_cache(maxsize=4096)
+def _declared_style(pairs: Declarations) -> _DeclaredStyle:
+    """What declarations in cascade order (a later one overrides) say about visibility."""
+    declarations = dict(pairs)
     background = declarations.get("background-color") or declarations.get("background")
     return _DeclaredStyle(
         hidden=_hidden_reason(declarations),

@@ -154,6 +154,81 @@ def test_text_in_background_colour(scorer: rules.Scorer) -> None:
     )
 
 
+STUFFING = "cheap meds online casino bonus " * 8
+
+
+@pytest.mark.parametrize(
+    ("sheet", "markup", "rule"),
+    [
+        (".x{display:none}", '<div class="x">{}</div>', "HTML_HIDDEN_TEXT"),
+        (
+            "div.box > span{visibility:hidden}",
+            '<div class="box"><span>{}</span></div>',
+            "HTML_HIDDEN_TEXT",
+        ),
+        ("#legal{font-size:1px}", '<p id="legal">{}</p>', "HTML_TINY_TEXT"),
+        (
+            ".w{color:#fff} .bg{background:#ffffff}",
+            '<table class="bg"><tr><td class="w">{}</td></tr></table>',
+            "HTML_LOW_CONTRAST_TEXT",
+        ),
+        # The sheet's !important beats the inline style.
+        (
+            ".x{display:none!important}",
+            '<div class="x" style="display:block">{}</div>',
+            "HTML_HIDDEN_TEXT",
+        ),
+        # Higher specificity wins over source order.
+        (
+            "#a.x{display:none} .x{display:block}",
+            '<div id="a" class="x">{}</div>',
+            "HTML_HIDDEN_TEXT",
+        ),
+    ],
+)
+def test_text_hidden_by_a_style_sheet(
+    scorer: rules.Scorer, sheet: str, markup: str, rule: str
+) -> None:
+    html = clean_html(
+        head_extra=f"<style>/* layout */ body{{margin:0}} {sheet}</style>",
+        body_extra=markup.replace("{}", STUFFING),
+    )
+    hit = find(scorer.score(template(html=html)), rule)
+    assert located(hit, html) == STUFFING
+
+
+@pytest.mark.parametrize(
+    ("sheet", "markup"),
+    [
+        # Rules for small screens or dark mode hide nothing from everyone.
+        (
+            "@media only screen and (max-width:480px){.desktop{display:none}}",
+            '<p class="desktop">{}</p>',
+        ),
+        (
+            "@media (prefers-color-scheme: dark){.t{color:#111}}",
+            '<div style="background:#111"><p class="t" style="color:#eee">{}</p></div>',
+        ),
+        # The inline style overrides a normal sheet rule.
+        (".x{display:none}", '<div class="x" style="display:block">{}</div>'),
+        # Later rule of equal specificity wins.
+        (".x{display:none} .x{display:block}", '<div class="x">{}</div>'),
+        # Pseudo-elements and states do not hide the element's own text.
+        (".x::before{display:none} .x:hover{color:#fff}", '<p class="x">{}</p>'),
+        # Selectors a client adds classes for (Outlook dark mode, Gmail) match nothing here.
+        ("[data-ogsc] .x{display:none} u + .body .x{display:none}", '<p class="x">{}</p>'),
+        # Broken CSS is ignored, not fatal.
+        ("p { color: ; } }}} .x{{display:none", '<p class="y">{}</p>'),
+    ],
+)
+def test_style_sheet_rules_that_hide_nothing(scorer: rules.Scorer, sheet: str, markup: str) -> None:
+    html = clean_html(
+        head_extra=f"<style>{sheet}</style>", body_extra=markup.replace("{}", STUFFING)
+    )
+    hits = {h.rule for h in scorer.score(template(html=html)).hits}
+    assert not hits & {"HTML_HIDDEN_TEXT", "HTML_TINY_TEXT", "HTML_LOW_CONTRAST_TEXT"}
+
+
 def test_link_text_showing_another_domain(scorer: rules.Scorer) -> None:
     tag = '<a href="https://login.evil.example/paypal">'
     html = clean_html(body_extra=f"<p>{tag}www.paypal.com</a></p>")

@@ -286,6 +286,34 @@ def test_cli_import_show_proof_verify(tmp_path: Path, database_url: str) -> None
     assert "erased" in runner.invoke(cli, ["consent", "show", "zoe@example.org"], env=env).output
 
 
+def test_cli_import_checks_deliverability_with_the_configured_nameserver(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from tests.support.dns_server import FixtureDnsServer
+
+    with FixtureDnsServer() as dns:
+        dns.add_records({"shop.example": {"MX": "10 mx.shop.example."}})
+        dns.never_answer("slow.example")
+        env = {
+            "SENDGATE_VAR_DIR": str(tmp_path / "var"),
+            "SENDGATE_DATABASE_URL": sqlite_url,
+            "SENDGATE_NAMESERVERS": dns.nameserver,
+            "SENDGATE_DNS_TIMEOUT": "0.3",
+        }
+        runner = CliRunner()
+        assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+        listing = tmp_path / "list.csv"
+        listing.write_text("email\nann@shop.example\nbob@slow.example\ncy@gone.example\n")
+        command = ["consent", "import", str(listing), "--purpose", PURPOSE, "--json"]
+        imported = runner.invoke(cli, [*command, "--check-deliverability"], env=env)
+    result = json.loads(imported.output)
+    assert imported.exit_code == 1 and result["accepted"] == 1
+    assert [(r["line"], r["reason"]) for r in result["rejected"]] == [
+        (3, "email: could not check that slow.example accepts mail (DNS timeout)"),
+        (4, "email: the domain gone.example does not exist"),
+    ]
+
+
 def test_consent_jobs_run(app: Flask) -> None:
     from consent import EventInput
 

@@ -25,7 +25,8 @@ _ZERO = timedelta(0)
 _COPY_THRESHOLD = 64
 
 
-def _sqlite_timestamp(value: datetime | None) -> str | None:
+def sqlite_timestamp(value: datetime | None) -> str | None:
+    """``value`` in the text form SQLAlchemy's SQLite DateTime stores (UTC, no offset)."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -41,7 +42,7 @@ def _sqlite_boolean(value: bool | None) -> int | None:
 
 def _converter(column: Any) -> Any:
     if isinstance(column.type, UTCDateTime):
-        return _sqlite_timestamp
+        return sqlite_timestamp
     if isinstance(column.type, Boolean):
         return _sqlite_boolean
     return None

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import IO, Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import db
@@ -40,6 +40,7 @@ from consent.errors import (
     UnknownPurpose,
 )
 from consent.models import (
+    HMAC_LENGTH,
     LEDGER_LOCK,
     consent_texts,
     events,
@@ -919,84 +920,84 @@ class ConsentLedger:
         ``allow_without_evidence``). Unparseable emails are excluded as ``no-consent``.
         """
         moment = now or db.utcnow()
-        pairs: list[tuple[str, str]] = []
+        subject_of: dict[str, str] = {}
         excluded: dict[str, ExclusionReason] = {}
         for address in addresses:
-            if crypto.is_subject_hmac(address):
-                pairs.append((address, address))
+            # 64 characters without "@" cannot be an address, so it is taken as a subject
+            # id; one that is not a well-formed id simply matches no subject.
+            if len(address) == HMAC_LENGTH and "@" not in address:
+                subject_of[address] = address
                 continue
             try:
-                pairs.append((address, self.subject_id(address)))
+                subject_of[address] = self.subject_id(address)
             except InvalidInput:
                 excluded[address] = "no-consent"
         # Sorted, the probes walk the primary-key B-tree in order instead of at random.
-        audience = sorted({subject for _, subject in pairs})
+        audience = sorted(set(subject_of.values()))
         with self.database.session() as session:
             months = self._require_purpose(session, purpose, "purpose")
-            rows = session.execute(
-                self._eligibility_query(),
-                self._audience_parameter(audience)
-                | {"purpose": purpose, "cutoff": months_before(moment, months)},
-            ).all()
-        verdicts: dict[str, ExclusionReason | None] = {}
-        without_evidence: set[str] = set()
-        for subject, status, stale, has_evidence, reason in rows:
-            verdict: ExclusionReason | None
-            if reason == "erased" or status == "erased":
-                verdict = "erased"
-            elif reason is not None:
-                verdict = "withdrawn" if status == "withdrawn" else "suppressed"
-            elif status is None:
-                verdict = "no-consent"
-            elif status == "requested":
-                verdict = "unconfirmed"
-            elif status in ("withdrawn", "expired"):
-                verdict = status
-            elif stale:
-                verdict = "expired"
-            elif not has_evidence and not allow_without_evidence:
-                verdict = "no-evidence"
-            else:
-                verdict = None
-                if not has_evidence:
-                    without_evidence.add(subject)
-            verdicts[subject] = verdict
+            verdicts: dict[str, str] = dict(
+                self._eligibility_rows(session, audience, purpose, months_before(moment, months))
+            )
         eligible: set[str] = set()
         flagged: set[str] = set()
-        for address, subject in pairs:
+        for address, subject in subject_of.items():
             verdict = verdicts.get(subject, "no-consent")
-            if verdict is None:
+            if verdict == "eligible":
                 eligible.add(address)
-                if subject in without_evidence:
-                    flagged.add(address)
+            elif verdict == "no-evidence" and allow_without_evidence:
+                eligible.add(address)
+                flagged.add(address)
             else:
-                excluded[address] = verdict
+                excluded[address] = verdict  # type: ignore[assignment]
         return Eligibility(purpose, frozenset(eligible), excluded, frozenset(flagged))
 
-    def _audience_parameter(self, subject_ids: list[str]) -> dict[str, Any]:
-        if self.database.backend == "postgresql":
-            return {"audience": subject_ids}
-        return {"audience": json.dumps(subject_ids)}
+    def _eligibility_rows(
+        self, session: Session, audience: list[str], purpose: str, cutoff: datetime
+    ) -> list[tuple[str, str]]:
+        """(subject, verdict) for each audience member the ledger knows, in one query.
 
-    def _eligibility_query(self) -> Any:
-        if self.database.backend == "postgresql":
-            audience = "SELECT h FROM unnest(CAST(:audience AS text[])) AS a(h)"
+        Read straight from the driver: at a million rows, building result objects
+        costs more than the query itself.
+        """
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            audience_rows = "SELECT h FROM unnest(CAST(%(audience)s AS text[])) AS a(h)"
+            params: dict[str, Any] = {"audience": audience, "purpose": purpose, "cutoff": cutoff}
+            placeholder = "%({})s"
         else:
-            audience = "SELECT value AS h FROM json_each(:audience)"
-        # Only audience members the ledger knows come back; the rest have no consent.
-        return (
-            text(
-                f"""
-            SELECT a.h, s.status, s.granted_at < :cutoff, s.has_evidence, x.reason
-            FROM ({audience}) AS a
-            LEFT JOIN consent_state AS s ON s.subject_hmac = a.h AND s.purpose = :purpose
+            audience_rows = "SELECT value AS h FROM json_each(:audience)"
+            params = {
+                "audience": json.dumps(audience),
+                "purpose": purpose,
+                "cutoff": bulk.sqlite_timestamp(cutoff),
+            }
+            placeholder = ":{}"
+        # The order of the WHEN branches is the precedence of the exclusion reasons.
+        statement = f"""
+            SELECT a.h, CASE
+                WHEN x.reason = 'erased' OR s.status = 'erased' THEN 'erased'
+                WHEN x.reason IS NOT NULL AND s.status = 'withdrawn' THEN 'withdrawn'
+                WHEN x.reason IS NOT NULL THEN 'suppressed'
+                WHEN s.status IS NULL THEN 'no-consent'
+                WHEN s.status = 'requested' THEN 'unconfirmed'
+                WHEN s.status IN ('withdrawn', 'expired') THEN s.status
+                WHEN s.granted_at < {placeholder.format("cutoff")} THEN 'expired'
+                WHEN NOT s.has_evidence THEN 'no-evidence'
+                ELSE 'eligible'
+            END
+            FROM ({audience_rows}) AS a
+            LEFT JOIN consent_state AS s
+                ON s.subject_hmac = a.h AND s.purpose = {placeholder.format("purpose")}
             LEFT JOIN consent_suppressions AS x ON x.subject_hmac = a.h
             WHERE s.subject_hmac IS NOT NULL OR x.subject_hmac IS NOT NULL
-            """  # noqa: S608 - only the backend-specific table expression is interpolated
-            )
-            # Raw values suffice (booleans arrive as bool or 0/1): no per-row conversion.
-            .bindparams(bindparam("cutoff", type_=db.UTCDateTime))
-        )
+            """  # noqa: S608 - only fixed, backend-specific fragments are interpolated
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(statement, params)
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
 
     # ------------------------------------------------------------ lookups
 

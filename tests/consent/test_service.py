@@ -342,7 +342,9 @@ def test_eligibility_is_set_based_with_a_reason_for_each(ledger: ConsentLedger) 
         ]
     )
     subject_ids = [ledger.subject_id(a) for a in base[2:5]]
-    audience = [*base, *subject_ids, "broken@", "Another@Example.com"]
+    not_an_id = "z" * 64
+    audience = [*base, *subject_ids, "broken@", "Another@Example.com", not_an_id]
+    audience.append(subject_ids[1].upper())
     result = ledger.eligibility(audience, PURPOSE)
     reasons = result.excluded
     assert base[2] in result.eligible and subject_ids[0] in result.eligible
@@ -354,6 +356,8 @@ def test_eligibility_is_set_based_with_a_reason_for_each(ledger: ConsentLedger) 
     assert reasons[base[8050]] == "expired"
     assert reasons[base[9000]] == "no-consent"
     assert reasons["broken@"] == "no-consent"
+    assert reasons[not_an_id] == "no-consent"
+    assert reasons[subject_ids[1].upper()] == "no-consent"  # ids are lower-case hex
     assert len(result.eligible) == 6000 - 102 + 3
     assert len(result.eligible) + len(reasons) == len(audience)
     lenient = ledger.eligibility(base[6000:6010], PURPOSE, allow_without_evidence=True)

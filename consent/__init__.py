@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         UnknownMethod,
         UnknownPurpose,
     )
+    from consent.imports import ImportNotFound, ImportQueue
     from consent.ledger import ConsentLedger
     from consent.models import LEDGER_LOCK
     from consent.records import (
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         Eligibility,
         EventInput,
         Evidence,
+        ImportJobRecord,
         ImportResult,
         LedgerVerification,
         OptInRequest,
@@ -71,13 +73,14 @@ _EXPORTS = {
         "TokenError", "TokenExpired", "TokenInvalid", "TokenReused", "UnknownAction",
         "UnknownConsentText", "UnknownMethod", "UnknownPurpose",
     ),
+    "consent.imports": ("ImportNotFound", "ImportQueue"),
     "consent.ledger": ("ConsentLedger",),
     "consent.models": ("LEDGER_LOCK",),
     "consent.records": (
         "ACTIONS", "METHODS", "ConsentSettings", "ConsentTextRecord", "Eligibility", "EventInput",
-        "Evidence", "ImportResult", "LedgerVerification", "OptInRequest", "PurposeRecord",
-        "PurposeState", "RecordedEvent", "RejectedRow", "SignedTreeHead", "SubjectTimeline",
-        "SuppressionRecord", "TimelineEvent", "TokenInfo", "jsonable",
+        "Evidence", "ImportJobRecord", "ImportResult", "LedgerVerification", "OptInRequest",
+        "PurposeRecord", "PurposeState", "RecordedEvent", "RejectedRow", "SignedTreeHead",
+        "SubjectTimeline", "SuppressionRecord", "TimelineEvent", "TokenInfo", "jsonable",
     ),
     "consent.verify": ("ProofInvalid", "verify_proof"),
 }  # fmt: skip
@@ -98,6 +101,9 @@ __all__ = [
     "FutureEvent",
     "IllegalTransition",
     "ImportFormatError",
+    "ImportJobRecord",
+    "ImportNotFound",
+    "ImportQueue",
     "ImportResult",
     "InvalidEmail",
     "InvalidInput",

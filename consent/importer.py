@@ -22,11 +22,14 @@ import os
 import re
 import socket
 import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import IO, TYPE_CHECKING, Any
 
 import pycountry
+from sqlalchemy.orm import Session
 
 import db
 from consent import crypto
@@ -177,10 +180,16 @@ def _open(source: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], bool]:
     return source, False
 
 
-def scan(handle: IO[bytes]) -> list[str]:
+@dataclass(frozen=True)
+class ScannedFile:
+    columns: list[str]  # the header's column names, lower-cased
+    lines: int  # physical lines, header included
+
+
+def scan(handle: IO[bytes]) -> ScannedFile:
     """First pass: UTF-8 throughout, no NUL, no line over the limit, a usable header.
 
-    Returns the header's column names, lower-cased. Raises :class:`ImportFormatError`.
+    Raises :class:`ImportFormatError` naming the line.
     """
     header_line: str | None = None
     number = 0
@@ -212,7 +221,23 @@ def scan(handle: IO[bytes]) -> list[str]:
     duplicates = sorted({name for name in columns if columns.count(name) > 1})
     if duplicates:
         raise ImportFormatError(1, f"the header repeats column(s) {', '.join(duplicates)}")
-    return columns
+    return ScannedFile(columns, number)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """What one committed batch settled: every record ending on or before physical
+    line ``lines_read`` is now accepted, counted as a duplicate or rejected."""
+
+    lines_read: int
+    accepted: int
+    duplicates: int
+    without_evidence: int
+    rejected: list[RejectedRow]
+
+
+# Called inside a batch's transaction, so progress kept by the caller commits with it.
+ProgressHook = Callable[[Session, BatchProgress], None]
 
 
 def run_import(
@@ -223,10 +248,15 @@ def run_import(
     actor: str,
     check_deliverability: bool,
     batch_size: int,
+    skip_lines: int = 0,
+    on_batch: ProgressHook | None = None,
 ) -> ImportResult:
+    """Import ``source``; records ending on or before line ``skip_lines`` were settled
+    by an earlier, interrupted run and are passed over. ``on_batch`` sees each batch
+    inside its transaction."""
     handle, owned = _open(source)
     try:
-        columns = scan(handle)
+        columns = scan(handle).columns
         handle.seek(0)
         with ledger.database.session() as session:
             ledger._require_purpose(session, purpose, "purpose")
@@ -235,7 +265,7 @@ def run_import(
                 consent_texts.select().where(consent_texts.c.purpose == purpose)
             ):
                 texts.setdefault(row.version, []).append(row)
-        importer = _Importer(ledger, purpose, actor, check_deliverability, texts)
+        importer = _Importer(ledger, purpose, actor, check_deliverability, texts, on_batch=on_batch)
         stream = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         try:
             reader = csv.reader(stream)
@@ -245,7 +275,7 @@ def run_import(
             try:
                 for fields in reader:
                     line, previous = previous + 1, reader.line_num
-                    if not any(value.strip() for value in fields):
+                    if previous <= skip_lines or not any(value.strip() for value in fields):
                         continue
                     if len(fields) != len(columns):
                         importer.reject(
@@ -256,11 +286,11 @@ def run_import(
                     if pending is not None:
                         batch.append((line, pending))
                     if len(batch) >= batch_size:
-                        importer.commit(batch)
+                        importer.commit(batch, previous)
                         batch = []
             except csv.Error as exc:
                 raise ImportFormatError(reader.line_num, f"malformed CSV: {exc}") from None
-            importer.commit(batch)
+            importer.commit(batch, previous)
         finally:
             stream.detach()
     finally:
@@ -271,8 +301,13 @@ def run_import(
         duplicates=importer.duplicates,
         rejected=sorted(importer.rejected, key=lambda r: r.line),
         without_evidence=importer.without_evidence,
-        ignored_columns=[name for name in columns if name not in COLUMNS],
+        ignored_columns=ignored_columns(columns),
     )
+
+
+def ignored_columns(columns: list[str]) -> list[str]:
+    """The header's columns the import does not read."""
+    return [name for name in columns if name not in COLUMNS]
 
 
 class _Importer:
@@ -283,8 +318,13 @@ class _Importer:
         actor: str,
         check_deliverability: bool,
         texts: dict[str, list[Any]],
+        *,
+        on_batch: ProgressHook | None = None,
     ) -> None:
         self.ledger = ledger
+        self.on_batch = on_batch
+        # Rows rejected while parsing, settled with the next batch's transaction.
+        self.unsettled: list[RejectedRow] = []
         self.purpose = purpose
         self.actor = actor
         self.check_deliverability = check_deliverability
@@ -308,7 +348,7 @@ class _Importer:
             raise InvalidInput("email", reason)
 
     def reject(self, line: int, reason: str) -> None:
-        self.rejected.append(RejectedRow(line, reason))
+        self.unsettled.append(RejectedRow(line, reason))
 
     def parse(self, line: int, row: dict[str, str]) -> Pending | None:
         try:
@@ -370,8 +410,12 @@ class _Importer:
             text_sha256=text_sha256,
         )
 
-    def commit(self, batch: list[tuple[int, Pending]]) -> None:
+    def commit(self, batch: list[tuple[int, Pending]], lines_read: int) -> None:
         if not batch:
+            if self.on_batch is not None:
+                with self.ledger.database.session() as session:
+                    self.on_batch(session, BatchProgress(lines_read, 0, 0, 0, self.unsettled))
+            self._settle([], [], 0)
             return
         now = db.utcnow()
         ledger = self.ledger
@@ -407,8 +451,26 @@ class _Importer:
                 seen.add(pending.subject)
                 accepted.append(pending)
             ledger._append(session, accepted, now, loaded=(state_rows, suppression_rows))
-        # Counted only once the batch's transaction committed.
+            if self.on_batch is not None:
+                self.on_batch(
+                    session,
+                    BatchProgress(
+                        lines_read,
+                        len(accepted),
+                        duplicates,
+                        sum(1 for p in accepted if not p.has_evidence),
+                        self.unsettled + rejected,
+                    ),
+                )
+        self._settle(accepted, rejected, duplicates)
+
+    def _settle(
+        self, accepted: list[Pending], rejected: list[RejectedRow], duplicates: int
+    ) -> None:
+        """Count a batch once its transaction committed."""
+        self.rejected.extend(self.unsettled)
         self.rejected.extend(rejected)
+        self.unsettled = []
         self.duplicates += duplicates
         self.accepted += len(accepted)
         self.without_evidence += sum(1 for p in accepted if not p.has_evidence)

@@ -186,6 +186,49 @@ class OptInToken(Base):
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ImportJob(Base):
+    """A CSV list submitted for import in the background, and how far it got.
+
+    Progress is written in the same transaction as each batch, so an import cut
+    off by a crash resumes after the last line that was settled.
+    """
+
+    __tablename__ = "consent_imports"
+    __table_args__ = (Index("ix_consent_imports_status", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    check_deliverability: Mapped[bool] = mapped_column(Boolean)
+    # queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(16))
+    total_lines: Mapped[int] = mapped_column(BigInteger)  # header included
+    lines_read: Mapped[int] = mapped_column(BigInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    duplicates: Mapped[int] = mapped_column(BigInteger)
+    without_evidence: Mapped[int] = mapped_column(BigInteger)
+    rejected: Mapped[int] = mapped_column(BigInteger)
+    ignored_columns: Mapped[str] = mapped_column(Text)  # JSON list
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The sealed upload's key, wrapped by the master key; None once the import ended
+    # and the file was deleted.
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ImportRejection(Base):
+    """One rejected row of a background import (reasons never quote the row)."""
+
+    __tablename__ = "consent_import_rejections"
+
+    import_id: Mapped[str] = mapped_column(ForeignKey("consent_imports.id"), primary_key=True)
+    line: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 events = Event.__table__
 tree_nodes = TreeNode.__table__
 tree_heads = TreeHead.__table__
@@ -196,3 +239,5 @@ subject_keys = SubjectKey.__table__
 optin_tokens = OptInToken.__table__
 purposes = Purpose.__table__
 consent_texts = ConsentText.__table__
+imports = ImportJob.__table__
+import_rejections = ImportRejection.__table__

@@ -256,6 +256,52 @@ class ImportResult:
 
 
 @dataclass(frozen=True)
+class ImportJobRecord:
+    """A background import: where it stands, and its counts so far."""
+
+    id: str
+    purpose: str
+    actor: str
+    status: Literal["queued", "running", "done", "failed"]
+    total_lines: int
+    lines_read: int
+    accepted: int
+    duplicates: int
+    without_evidence: int
+    rejected: int
+    ignored_columns: list[str]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    def as_dict(self) -> dict[str, Any]:
+        data_lines = max(0, self.total_lines - 1)
+        return {
+            "id": self.id,
+            "purpose": self.purpose,
+            "status": self.status,
+            "progress": {
+                "lines": data_lines,
+                "lines_read": max(0, min(self.lines_read - 1, data_lines)),
+            },
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "without_evidence": self.without_evidence,
+            "rejected_count": self.rejected,
+            "ignored_columns": self.ignored_columns,
+            "error": self.error,
+            "created_at": self.created_at.isoformat(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+@dataclass(frozen=True)
 class OptInRequest:
     """A recorded ``requested`` event and the token to send in the confirmation mail."""
 

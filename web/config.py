@@ -117,6 +117,9 @@ class Settings:
         default=3,
         metadata=_doc("Confirmation mails one address may be sent per purpose in 24 hours"),
     )
+    import_max_mb: int = field(
+        default=1024, metadata=_doc("Largest list upload the import API accepts, in MiB")
+    )
     log_level: str = field(default="INFO", metadata=_doc("Python logging level"))
     scheduler_timezone: str = field(
         default="UTC", metadata=_doc("Time zone of cron-style scheduled jobs")
@@ -293,6 +296,7 @@ def _complete(settings: Settings) -> Settings:
         "subscribe_max_per_client",
         "subscribe_window_seconds",
         "optin_requests_per_day",
+        "import_max_mb",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{env_name(name)}: must be positive, got {getattr(settings, name)}")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 import db
 from auditor import DnsResolver, ResolverConfigError
-from consent import ConsentKeys, ConsentLedger, ConsentSettings
+from consent import ConsentKeys, ConsentLedger, ConsentSettings, ImportQueue
 from relay import Upstream, upstream_from_url
 from web.config import ConfigError, Settings
 from web.keys import ServiceKeys, load_keys
@@ -64,6 +64,11 @@ class Runtime:
             ),
             dns_resolver=self.dns_resolver,
         )
+
+    @functools.cached_property
+    def imports(self) -> ImportQueue:
+        """Background imports of uploaded lists, sealed in ``var/imports`` until imported."""
+        return ImportQueue(self.consent, self.settings.var_dir / "imports")
 
     @functools.cached_property
     def upstream(self) -> Upstream:

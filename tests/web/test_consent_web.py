@@ -8,6 +8,7 @@ import mailbox
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -108,7 +109,11 @@ def test_events_lookup_proof_and_erasure(client: FlaskClient, make_token, tmp_pa
     reimport = client.post(
         "/api/v1/consent/imports",
         headers=marketer,
-        data={"purpose": PURPOSE, "file": (io.BytesIO(b"email\nana.lima@example.org\n"), "l.csv")},
+        data={
+            "purpose": PURPOSE,
+            "file": (io.BytesIO(b"email\nana.lima@example.org\n"), "l.csv"),
+            "wait": "30",
+        },
         content_type="multipart/form-data",
     )
     assert reimport.status_code == 200
@@ -133,14 +138,23 @@ def test_import_reports_rejected_lines(client: FlaskClient, make_token) -> None:
     response = client.post(
         "/api/v1/consent/imports",
         headers=auth,
-        data={"purpose": PURPOSE, "file": (io.BytesIO(csv), "list.csv")},
+        data={"purpose": PURPOSE, "file": (io.BytesIO(csv), "list.csv"), "wait": "30"},
         content_type="multipart/form-data",
     )
     body = response.get_json()
-    assert response.status_code == 200, body
+    assert response.status_code == 200, body  # finished within `wait`
+    assert body["status"] == "done" and body["progress"] == {"lines": 3, "lines_read": 3}
     assert body["accepted"] == 2
     assert body["without_evidence"] == 1
-    assert [r["line"] for r in body["rejected"]] == [3]
+    assert [r["line"] for r in body["rejected"]] == [3] and body["rejected_count"] == 1
+    assert response.headers["Location"].endswith(f"/api/v1/consent/imports/{body['id']}")
+    again = client.get(response.headers["Location"], headers=auth).get_json()
+    assert again["accepted"] == 2 and again["rejected"] == body["rejected"]
+    page = client.get(f"/api/v1/consent/imports/{body['id']}/rejections?limit=5", headers=auth)
+    assert page.get_json() == body["rejected"]
+    listed = client.get("/api/v1/consent/imports", headers=auth).get_json()
+    assert [job["id"] for job in listed] == [body["id"]]
+    assert client.get("/api/v1/consent/imports/" + "0" * 32, headers=auth).status_code == 404
     headerless = client.post(
         "/api/v1/consent/imports",
         headers=auth,
@@ -149,6 +163,52 @@ def test_import_reports_rejected_lines(client: FlaskClient, make_token) -> None:
     )
     assert headerless.status_code == 422
     assert headerless.get_json()["errors"][0]["field"] == "file"
+
+
+def test_import_answers_at_once_and_runs_in_the_background(
+    app: Flask, client: FlaskClient, make_token
+) -> None:
+    auth = bearer(make_token("marketer"))
+    rows = "".join(f"r{i}@example.org,2026-01-05,fair\n" for i in range(3000))
+    response = client.post(
+        "/api/v1/consent/imports",
+        headers=auth,
+        data={
+            "purpose": PURPOSE,
+            "file": (io.BytesIO(("email,consented_at,source\n" + rows).encode()), "l.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["status"] in ("queued", "running", "done")
+    location = response.headers["Location"]
+    deadline = time.monotonic() + 60
+    while (body := client.get(location, headers=auth).get_json())["status"] != "done":
+        assert body["status"] in ("queued", "running") and time.monotonic() < deadline
+        time.sleep(0.1)
+    assert (body["accepted"], body["rejected_count"]) == (3000, 0)
+    # The sealed upload is gone once imported.
+    assert list((runtime(app).settings.var_dir / "imports").iterdir()) == []
+
+
+def test_import_uploads_over_the_limit_are_refused(
+    tmp_path: Path, database_url: str, make_token
+) -> None:
+    from web.app import create_app
+
+    from .conftest import make_settings
+
+    small = create_app(make_settings(tmp_path / "small", database_url, import_max_mb=1))
+    auth = bearer(make_token("marketer"))
+    body = b"email\n" + b"x@example.org\n" * 80_000  # over 1 MiB
+    response = small.test_client().post(
+        "/api/v1/consent/imports",
+        headers=auth,
+        data={"purpose": PURPOSE, "file": (io.BytesIO(body), "big.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 413
+    runtime(small).database.dispose()
 
 
 def _outbox(app: Flask) -> list[mailbox.MaildirMessage]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
+import logging
+import threading
 from typing import Any
 
 import marshmallow as ma
+from flask import request, url_for
 from flask_smorest import Blueprint
 
 from consent import (
@@ -13,6 +15,8 @@ from consent import (
     EventInput,
     Evidence,
     ImportFormatError,
+    ImportJobRecord,
+    ImportNotFound,
     InvalidInput,
     LedgerEmpty,
     SubjectNotFound,
@@ -20,14 +24,17 @@ from consent import (
 )
 from web.access import actor_name, record_action, requires
 from web.problems import ApiProblem
-from web.runtime import runtime
+from web.runtime import Runtime, runtime
 
 URL_PREFIX = "/consent"
 blp = Blueprint("consent", __name__, description="Consent ledger")
+_log = logging.getLogger("sendgate.api.consent")
 
 WRITERS = ("marketer", "compliance", "admin")
 OFFICERS = ("compliance", "admin")
 MAX_BATCH = 10_000
+MAX_IMPORT_WAIT = 55  # below the web server's request timeout
+REJECTED_SHOWN = 1000
 
 
 class EvidenceSchema(ma.Schema):
@@ -119,18 +126,56 @@ class PurposeSchema(ma.Schema):
 class ImportFormSchema(ma.Schema):
     purpose = ma.fields.String(required=True)
     check_deliverability = ma.fields.Boolean(load_default=False)
+    wait = ma.fields.Integer(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=MAX_IMPORT_WAIT),
+        metadata={
+            "description": "Seconds to wait for the import to finish before answering "
+            f"(0 to {MAX_IMPORT_WAIT}); a finished import answers 200, one still running 202"
+        },
+    )
 
 
 class ImportFileSchema(ma.Schema):
     file = ma.fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-class ImportResultSchema(ma.Schema):
+class ImportProgressSchema(ma.Schema):
+    lines = ma.fields.Integer(metadata={"description": "Data lines in the file"})
+    lines_read = ma.fields.Integer(metadata={"description": "Data lines settled so far"})
+
+
+class RejectedRowSchema(ma.Schema):
+    line = ma.fields.Integer()
+    reason = ma.fields.String()
+
+
+class ImportJobSchema(ma.Schema):
+    id = ma.fields.String()
+    purpose = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "queued, running, done or failed"})
+    progress = ma.fields.Nested(ImportProgressSchema)
     accepted = ma.fields.Integer()
     duplicates = ma.fields.Integer()
     without_evidence = ma.fields.Integer()
+    rejected_count = ma.fields.Integer()
+    rejected = ma.fields.List(
+        ma.fields.Nested(RejectedRowSchema),
+        metadata={
+            "description": f"The first {REJECTED_SHOWN} rejected rows; all of them "
+            "under /imports/<id>/rejections"
+        },
+    )
     ignored_columns = ma.fields.List(ma.fields.String())
-    rejected = ma.fields.List(ma.fields.Dict())
+    error = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String()
+    started_at = ma.fields.String(allow_none=True)
+    finished_at = ma.fields.String(allow_none=True)
+
+
+class PageSchema(ma.Schema):
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=10_000))
 
 
 class EraseSchema(ma.Schema):
@@ -248,42 +293,101 @@ def add_purpose(body: dict[str, Any]) -> Any:
     return purpose
 
 
+@blp.before_request
+def _allow_large_lists() -> None:
+    # Lists are uploaded whole; only the import route takes more than the service default.
+    if request.endpoint == "consent.import_list":
+        request.max_content_length = runtime().settings.import_max_mb * 1024 * 1024
+
+
 @blp.route("/imports", methods=["POST"])
 @blp.arguments(ImportFormSchema, location="form")
 @blp.arguments(ImportFileSchema, location="files")
-@blp.response(200, ImportResultSchema)
+@blp.response(202, ImportJobSchema)
+@blp.alt_response(200, schema=ImportJobSchema, description="The import finished within `wait`")
 @requires(*WRITERS)
-def import_list(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
-    """Import a CSV list (multipart ``file``). Every rejected row is reported with its
-    line number and reason; batches are all-or-nothing."""
+def import_list(form: dict[str, Any], files: dict[str, Any]) -> Any:
+    """Import a CSV list (multipart ``file``) in the background.
+
+    The file's encoding and header are checked at once (422 naming the line);
+    the rows are imported in batches, each all-or-nothing, while the caller polls
+    ``Location``. Every rejected row is reported with its line number and reason.
+    """
+    rt = runtime()
     upload = files["file"]
-    # Spooled to disk so a large list never sits in memory whole.
-    with tempfile.TemporaryFile() as spool:
-        upload.save(spool)
-        spool.seek(0)
-        try:
-            result = runtime().consent.import_csv(
-                spool,
-                form["purpose"],
-                actor=actor_name(),
-                check_deliverability=form["check_deliverability"],
-            )
-        except ImportFormatError as exc:
-            raise ApiProblem(
-                422, str(exc), errors=[{"field": "file", "line": exc.line, "message": exc.message}]
-            ) from None
-        except InvalidInput as exc:
-            raise _invalid(exc) from None
+    try:
+        job = rt.imports.submit(
+            upload.stream,
+            form["purpose"],
+            actor=actor_name(),
+            check_deliverability=form["check_deliverability"],
+        )
+    except ImportFormatError as exc:
+        raise ApiProblem(
+            422, str(exc), errors=[{"field": "file", "line": exc.line, "message": exc.message}]
+        ) from None
+    except InvalidInput as exc:
+        raise _invalid(exc) from None
     record_action(
         "consent.import",
-        target=f"purpose:{form['purpose']}",
-        details={
-            "accepted": result.accepted,
-            "rejected": len(result.rejected),
-            "filename_given": bool(upload.filename),
-        },
+        target=f"import:{job.id}",
+        details={"purpose": form["purpose"], "lines": max(0, job.total_lines - 1)},
     )
-    return result.as_dict()
+    runner = threading.Thread(
+        target=_run_import, args=(rt, job.id), name=f"import-{job.id[:8]}", daemon=True
+    )
+    runner.start()
+    runner.join(timeout=form["wait"])
+    job = rt.imports.get(job.id)
+    location = url_for("consent.import_job", import_id=job.id)
+    return _job_body(job), 200 if job.finished else 202, {"Location": location}
+
+
+def _run_import(rt: Runtime, import_id: str) -> None:
+    try:
+        rt.imports.run(import_id)
+    except Exception:
+        # The job stays "running"; the scheduler resumes it once its heartbeat is stale.
+        _log.exception("import %s stopped; it resumes from its last batch", import_id)
+
+
+def _job_body(job: ImportJobRecord) -> dict[str, Any]:
+    body = job.as_dict()
+    rejected = runtime().imports.rejections(job.id, limit=REJECTED_SHOWN)
+    body["rejected"] = [{"line": r.line, "reason": r.reason} for r in rejected]
+    return body
+
+
+@blp.route("/imports")
+@blp.response(200, ImportJobSchema(many=True))
+@requires(*WRITERS)
+def import_jobs() -> list[dict[str, Any]]:
+    """The 50 most recent imports, newest first (without their rejected rows)."""
+    return [job.as_dict() for job in runtime().imports.recent()]
+
+
+@blp.route("/imports/<import_id>")
+@blp.response(200, ImportJobSchema)
+@requires(*WRITERS)
+def import_job(import_id: str) -> dict[str, Any]:
+    """One import: status, progress, counts and its first rejected rows."""
+    try:
+        return _job_body(runtime().imports.get(import_id))
+    except ImportNotFound:
+        raise ApiProblem(404, "no such import") from None
+
+
+@blp.route("/imports/<import_id>/rejections")
+@blp.arguments(PageSchema, location="query")
+@blp.response(200, RejectedRowSchema(many=True))
+@requires(*WRITERS)
+def import_rejections(page: dict[str, int], import_id: str) -> list[dict[str, Any]]:
+    """Rejected rows of an import in line order, a page at a time."""
+    try:
+        rows = runtime().imports.rejections(import_id, offset=page["offset"], limit=page["limit"])
+    except ImportNotFound:
+        raise ApiProblem(404, "no such import") from None
+    return [{"line": r.line, "reason": r.reason} for r in rows]
 
 
 def _subject_problem(exc: Exception) -> ApiProblem:

@@ -55,3 +55,14 @@ def expire_consents(rt: Runtime) -> str:
 )
 def purge_tokens(rt: Runtime) -> str:
     return f"{rt.consent.purge_expired_tokens()} token(s) purged"
+
+
+@scheduled_job(
+    "consent.run-imports",
+    "interval",
+    minutes=1,
+    description="Run queued list imports and resume any whose runner stopped",
+)
+def run_imports(rt: Runtime) -> str:
+    ran = rt.imports.run_pending()
+    return f"{len(ran)} import(s) run" if ran else "nothing queued"

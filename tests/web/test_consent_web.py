@@ -415,3 +415,42 @@ def test_officer_looks_up_proves_and_erases_in_the_ui(
     after = client.get("/consent?email=ida@example.org").get_data(as_text=True)
     assert "<h2>erased subject</h2>" in after
     assert "Erase this person" not in after
+
+
+def test_marketer_imports_a_list_in_the_ui(app: Flask, client: FlaskClient, make_user) -> None:
+    from .conftest import csrf_token, login
+
+    login(client, *make_user("mia", "marketer"))
+    page = client.get("/consent/imports").get_data(as_text=True)
+    assert "No lists imported yet." in page and PURPOSE in page
+    body = b"email,consented_at,source\nann@example.org,2026-01-05,fair\nnot-an-address,,\n"
+    response = client.post(
+        "/consent/imports",
+        data={
+            "csrf_token": csrf_token(client, "/consent/imports"),
+            "purpose": PURPOSE,
+            "file": (io.BytesIO(body), "list.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    job_page = response.headers["Location"]
+    deadline = time.monotonic() + 30
+    while 'http-equiv="refresh"' in (html := client.get(job_page).get_data(as_text=True)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "done" in html and "1 of 2 lines" not in html and "2 of 2 lines" in html
+    assert "<td>3</td><td>email: " in html  # the rejected line and why
+    assert runtime(app).consent.state("ann@example.org")[0].valid
+    listing = client.get("/consent/imports").get_data(as_text=True)
+    assert "mia" in listing and "done" in listing
+    refused = client.post(
+        "/consent/imports",
+        data={
+            "csrf_token": csrf_token(client, "/consent/imports"),
+            "purpose": PURPOSE,
+            "file": (io.BytesIO(b"name\nann\n"), "list.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert "no &#39;email&#39; column" in refused.get_data(as_text=True)

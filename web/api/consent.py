@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 import marshmallow as ma
-from flask import request, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 
 from consent import (
@@ -22,13 +20,13 @@ from consent import (
     SubjectNotFound,
     jsonable,
 )
+from web import imports as background_imports
 from web.access import actor_name, record_action, requires
 from web.problems import ApiProblem
-from web.runtime import Runtime, runtime
+from web.runtime import runtime
 
 URL_PREFIX = "/consent"
 blp = Blueprint("consent", __name__, description="Consent ledger")
-_log = logging.getLogger("sendgate.api.consent")
 
 WRITERS = ("marketer", "compliance", "admin")
 OFFICERS = ("compliance", "admin")
@@ -293,13 +291,6 @@ def add_purpose(body: dict[str, Any]) -> Any:
     return purpose
 
 
-@blp.before_request
-def _allow_large_lists() -> None:
-    # Lists are uploaded whole; only the import route takes more than the service default.
-    if request.endpoint == "consent.import_list":
-        request.max_content_length = runtime().settings.import_max_mb * 1024 * 1024
-
-
 @blp.route("/imports", methods=["POST"])
 @blp.arguments(ImportFormSchema, location="form")
 @blp.arguments(ImportFileSchema, location="files")
@@ -333,22 +324,10 @@ def import_list(form: dict[str, Any], files: dict[str, Any]) -> Any:
         target=f"import:{job.id}",
         details={"purpose": form["purpose"], "lines": max(0, job.total_lines - 1)},
     )
-    runner = threading.Thread(
-        target=_run_import, args=(rt, job.id), name=f"import-{job.id[:8]}", daemon=True
-    )
-    runner.start()
-    runner.join(timeout=form["wait"])
+    background_imports.start(rt, job.id, wait=form["wait"])
     job = rt.imports.get(job.id)
     location = url_for("consent.import_job", import_id=job.id)
     return _job_body(job), 200 if job.finished else 202, {"Location": location}
-
-
-def _run_import(rt: Runtime, import_id: str) -> None:
-    try:
-        rt.imports.run(import_id)
-    except Exception:
-        # The job stays "running"; the scheduler resumes it once its heartbeat is stale.
-        _log.exception("import %s stopped; it resumes from its last batch", import_id)
 
 
 def _job_body(job: ImportJobRecord) -> dict[str, Any]:

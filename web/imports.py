@@ -17,6 +17,8 @@ from web.runtime import Runtime, runtime
 
 log = logging.getLogger("sendgate.imports")
 
+# Rejected rows shown with an import; the rest are paged through the API.
+REJECTED_SHOWN = 1000
 # Endpoints that take a whole list in one upload.
 UPLOAD_ENDPOINTS = frozenset({"consent.import_list", "consent_ui.imports"})
 

@@ -32,7 +32,6 @@ WRITERS = ("marketer", "compliance", "admin")
 OFFICERS = ("compliance", "admin")
 MAX_BATCH = 10_000
 MAX_IMPORT_WAIT = 55  # below the web server's request timeout
-REJECTED_SHOWN = 1000
 
 
 class EvidenceSchema(ma.Schema):
@@ -160,8 +159,8 @@ class ImportJobSchema(ma.Schema):
     rejected = ma.fields.List(
         ma.fields.Nested(RejectedRowSchema),
         metadata={
-            "description": f"The first {REJECTED_SHOWN} rejected rows; all of them "
-            "under /imports/<id>/rejections"
+            "description": f"The first {background_imports.REJECTED_SHOWN} rejected rows; "
+            "all of them under /imports/<id>/rejections"
         },
     )
     ignored_columns = ma.fields.List(ma.fields.String())
@@ -332,7 +331,7 @@ def import_list(form: dict[str, Any], files: dict[str, Any]) -> Any:
 
 def _job_body(job: ImportJobRecord) -> dict[str, Any]:
     body = job.as_dict()
-    rejected = runtime().imports.rejections(job.id, limit=REJECTED_SHOWN)
+    rejected = runtime().imports.rejections(job.id, limit=background_imports.REJECTED_SHOWN)
     body["rejected"] = [{"line": r.line, "reason": r.reason} for r in rejected]
     return body
 

@@ -21,7 +21,6 @@ bp = Blueprint("consent_ui", __name__, url_prefix="/consent", template_folder=".
 
 OFFICERS = ("compliance", "admin")
 WRITERS = ("marketer", "compliance", "admin")
-REJECTED_SHOWN = 1000
 
 
 class LookupForm(FlaskForm):
@@ -154,5 +153,6 @@ def import_job(import_id: str) -> Any:
         job = queue.get(import_id)
     except ImportNotFound:
         abort(404)
-    rejected = queue.rejections(import_id, limit=REJECTED_SHOWN)
-    return render_template("ui/import_job.html", job=job, rejected=rejected, shown=REJECTED_SHOWN)
+    shown = background_imports.REJECTED_SHOWN
+    rejected = queue.rejections(import_id, limit=shown)
+    return render_template("ui/import_job.html", job=job, rejected=rejected, shown=shown)

@@ -80,6 +80,19 @@ PROOF_TEXT_LIMIT = 50
 
 
 _log = logging.getLogger(__name__)
+# Eligibility verdicts by the small code the query answers with.
+_VERDICTS: tuple[str, ...] = (
+    "eligible",
+    "no-evidence",
+    "no-consent",
+    "unconfirmed",
+    "withdrawn",
+    "expired",
+    "suppressed",
+    "erased",
+)
+_ELIGIBLE = _VERDICTS.index("eligible")
+_NO_EVIDENCE = _VERDICTS.index("no-evidence")
 # The window ConsentSettings.optin_requests_per_day counts confirmation mails in.
 OPTIN_REQUEST_WINDOW = timedelta(hours=24)
 
@@ -936,55 +949,68 @@ class ConsentLedger:
         audience = sorted(set(subject_of.values()))
         with self.database.session() as session:
             months = self._require_purpose(session, purpose, "purpose")
-            verdicts: dict[str, str] = dict(
-                self._eligibility_rows(session, audience, purpose, months_before(moment, months))
-            )
+            rows = self._eligibility_rows(session, audience, purpose, months_before(moment, months))
+        verdicts = {audience[index]: code for index, code in rows}
         eligible: set[str] = set()
         flagged: set[str] = set()
+        no_consent = _VERDICTS.index("no-consent")
         for address, subject in subject_of.items():
-            verdict = verdicts.get(subject, "no-consent")
-            if verdict == "eligible":
+            code = verdicts.get(subject, no_consent)
+            if code == _ELIGIBLE:
                 eligible.add(address)
-            elif verdict == "no-evidence" and allow_without_evidence:
+            elif code == _NO_EVIDENCE and allow_without_evidence:
                 eligible.add(address)
                 flagged.add(address)
             else:
-                excluded[address] = verdict  # type: ignore[assignment]
+                excluded[address] = _VERDICTS[code]  # type: ignore[assignment]
         return Eligibility(purpose, frozenset(eligible), excluded, frozenset(flagged))
 
     def _eligibility_rows(
         self, session: Session, audience: list[str], purpose: str, cutoff: datetime
-    ) -> list[tuple[str, str]]:
-        """(subject, verdict) for each audience member the ledger knows, in one query.
+    ) -> list[tuple[int, int]]:
+        """(position in ``audience``, verdict code) for each member the ledger knows.
 
-        Read straight from the driver: at a million rows, building result objects
-        costs more than the query itself.
+        One query; positions and small codes travel instead of ids and words, and
+        rows come straight from the driver: at a million rows, building result
+        objects and sending the ids back cost more than the query itself.
         """
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            audience_rows = "SELECT h FROM unnest(CAST(%(audience)s AS text[])) AS a(h)"
-            params: dict[str, Any] = {"audience": audience, "purpose": purpose, "cutoff": cutoff}
+            # One string split by the server: psycopg would check every element of a
+            # list parameter for characters to quote. Ids hold no commas; a malformed
+            # input that does falls apart into pieces that match no subject either way.
+            audience_rows = (
+                "SELECT u.i - 1 AS idx, u.h FROM unnest(string_to_array(%(audience)s, ','))"
+                " WITH ORDINALITY AS u(h, i)"
+            )
+            params: dict[str, Any] = {
+                "audience": ",".join(audience),
+                "purpose": purpose,
+                "cutoff": cutoff,
+            }
             placeholder = "%({})s"
         else:
-            audience_rows = "SELECT value AS h FROM json_each(:audience)"
+            audience_rows = "SELECT key AS idx, value AS h FROM json_each(:audience)"
             params = {
                 "audience": json.dumps(audience),
                 "purpose": purpose,
                 "cutoff": bulk.sqlite_timestamp(cutoff),
             }
             placeholder = ":{}"
+        code = {verdict: number for number, verdict in enumerate(_VERDICTS)}
         # The order of the WHEN branches is the precedence of the exclusion reasons.
         statement = f"""
-            SELECT a.h, CASE
-                WHEN x.reason = 'erased' OR s.status = 'erased' THEN 'erased'
-                WHEN x.reason IS NOT NULL AND s.status = 'withdrawn' THEN 'withdrawn'
-                WHEN x.reason IS NOT NULL THEN 'suppressed'
-                WHEN s.status IS NULL THEN 'no-consent'
-                WHEN s.status = 'requested' THEN 'unconfirmed'
-                WHEN s.status IN ('withdrawn', 'expired') THEN s.status
-                WHEN s.granted_at < {placeholder.format("cutoff")} THEN 'expired'
-                WHEN NOT s.has_evidence THEN 'no-evidence'
-                ELSE 'eligible'
+            SELECT a.idx, CASE
+                WHEN x.reason = 'erased' OR s.status = 'erased' THEN {code["erased"]}
+                WHEN x.reason IS NOT NULL AND s.status = 'withdrawn' THEN {code["withdrawn"]}
+                WHEN x.reason IS NOT NULL THEN {code["suppressed"]}
+                WHEN s.status IS NULL THEN {code["no-consent"]}
+                WHEN s.status = 'requested' THEN {code["unconfirmed"]}
+                WHEN s.status = 'withdrawn' THEN {code["withdrawn"]}
+                WHEN s.status = 'expired' THEN {code["expired"]}
+                WHEN s.granted_at < {placeholder.format("cutoff")} THEN {code["expired"]}
+                WHEN NOT s.has_evidence THEN {code["no-evidence"]}
+                ELSE {code["eligible"]}
             END
             FROM ({audience_rows}) AS a
             LEFT JOIN consent_state AS s

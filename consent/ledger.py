@@ -14,12 +14,25 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import IO, Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 import db
@@ -113,6 +126,26 @@ def _months_after(moment: datetime, months: int) -> datetime:
 def _chunks(items: Sequence[Any], size: int = _IN_BATCH) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _by_subjects(
+    session: Session, query: Select[Any], key: ColumnElement[str], subject_ids: Sequence[str]
+) -> Iterator[Row[Any]]:
+    """The rows of ``query`` whose ``key`` is one of ``subject_ids``, each found by index."""
+    if not subject_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Joined with the unnested array, PostgreSQL probes the index once per id; given
+        # an IN list of hundreds it chose a sequential scan well past 100k rows.
+        ids = (
+            func.unnest(bindparam("ids", list(subject_ids), type_=ARRAY(String)))
+            .table_valued("h")
+            .render_derived(name="ids")
+        )
+        yield from session.execute(query.join(ids, key == ids.c.h))
+        return
+    for chunk in _chunks(subject_ids):
+        yield from session.execute(query.where(key.in_(chunk)))
 
 
 class ConsentLedger:
@@ -441,16 +474,16 @@ class ConsentLedger:
         )
         keys: dict[str, bytes] = {}
         existing_subjects: set[str] = set()
-        for chunk in _chunks(needing):
-            for subject, wrapped in session.execute(
-                select(subject_keys.c.hmac, subject_keys.c.wrapped_key).where(
-                    subject_keys.c.hmac.in_(chunk)
-                )
-            ):
-                keys[subject] = crypto.unwrap_key(self.keys.master_key, subject, bytes(wrapped))
-            existing_subjects.update(
-                session.execute(select(subjects.c.hmac).where(subjects.c.hmac.in_(chunk))).scalars()
-            )
+        # One lookup for both: a subject row never exists without its key.
+        known = select(subject_keys.c.hmac, subject_keys.c.wrapped_key, subjects.c.hmac).outerjoin(
+            subjects, subjects.c.hmac == subject_keys.c.hmac
+        )
+        for subject, wrapped, subject_row in _by_subjects(
+            session, known, subject_keys.c.hmac, needing
+        ):
+            keys[subject] = crypto.unwrap_key(self.keys.master_key, subject, bytes(wrapped))
+            if subject_row is not None:
+                existing_subjects.add(subject)
         new_keys = []
         for subject in needing:
             if subject not in keys:
@@ -498,22 +531,19 @@ class ConsentLedger:
         self, session: Session, subject_ids: Sequence[str]
     ) -> dict[tuple[str, str], dict[str, Any]]:
         result: dict[tuple[str, str], dict[str, Any]] = {}
-        for chunk in _chunks(subject_ids):
-            for row in session.execute(
-                select(states).where(states.c.subject_hmac.in_(chunk))
-            ).mappings():
-                result[(row["subject_hmac"], row["purpose"])] = dict(row)
+        for row in _by_subjects(session, select(states), states.c.subject_hmac, subject_ids):
+            mapping = row._asdict()
+            result[(mapping["subject_hmac"], mapping["purpose"])] = mapping
         return result
 
     def _load_suppressions(
         self, session: Session, subject_ids: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
         result: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(subject_ids):
-            for row in session.execute(
-                select(suppressions).where(suppressions.c.subject_hmac.in_(chunk))
-            ).mappings():
-                result[row["subject_hmac"]] = dict(row)
+        query = select(suppressions)
+        for row in _by_subjects(session, query, suppressions.c.subject_hmac, subject_ids):
+            mapping = row._asdict()
+            result[mapping["subject_hmac"]] = mapping
         return result
 
     def _save_states(self, session: Session, rows: list[dict[str, Any]]) -> None:

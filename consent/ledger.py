@@ -89,6 +89,8 @@ from consent.transitions import Pending, StateRow, SuppressionRow
 from consent.verify import PROOF_FORMAT, consent_text_digest
 
 _IN_BATCH = 900  # bound parameters per IN (...) list, under every backend's limit
+# Up to this many ids an IN list is the cheapest lookup on every backend.
+_SHORT_IN_LIST = 32
 PROOF_TEXT_LIMIT = 50
 
 
@@ -134,7 +136,7 @@ def _by_subjects(
     """The rows of ``query`` whose ``key`` is one of ``subject_ids``, each found by index."""
     if not subject_ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and len(subject_ids) > _SHORT_IN_LIST:
         # Joined with the unnested array, PostgreSQL probes the index once per id; given
         # an IN list of hundreds it chose a sequential scan well past 100k rows.
         ids = (

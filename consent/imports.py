@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 # A running job whose batches stopped this long ago is taken to have lost its runner.
 STALE_AFTER = timedelta(minutes=2)
+# A job that stopped this many times without finishing is failed, not started again:
+# whatever stops it would stop the next run too.
+MAX_ATTEMPTS = 3
 
 
 class ImportNotFound(ConsentError):
@@ -98,6 +101,7 @@ class ImportQueue:
                         rejected=0,
                         ignored_columns=json.dumps(ignored_columns(scanned.columns)),
                         error=None,
+                        attempts=0,
                         wrapped_key=crypto.wrap_key(
                             ledger.keys.master_key, self._key_context(import_id), key
                         ),
@@ -113,10 +117,23 @@ class ImportQueue:
         """Run (or resume) one job; None when it is finished or another runner has it."""
         now = db.utcnow()
         with self.ledger.database.session() as session:
+            worn_out = session.execute(
+                update(imports)
+                .where(
+                    imports.c.id == import_id,
+                    _runnable(now),
+                    imports.c.attempts >= MAX_ATTEMPTS,
+                )
+                .values(status="failed", finished_at=now, wrapped_key=None)
+                .values(
+                    error=f"the import stopped {MAX_ATTEMPTS} times before finishing; "
+                    "the service log says why"
+                )
+            ).rowcount  # type: ignore[attr-defined]
             claimed = session.execute(
                 update(imports)
                 .where(imports.c.id == import_id, _runnable(now))
-                .values(status="running", heartbeat_at=now)
+                .values(status="running", heartbeat_at=now, attempts=imports.c.attempts + 1)
             ).rowcount  # type: ignore[attr-defined]
             if claimed:
                 session.execute(
@@ -125,6 +142,8 @@ class ImportQueue:
                     .values(started_at=now)
                 )
             row = session.execute(select(imports).where(imports.c.id == import_id)).one()
+        if worn_out:
+            self._path(import_id).unlink(missing_ok=True)
         if not claimed:
             return None
         try:

@@ -210,6 +210,7 @@ class ImportJob(Base):
     rejected: Mapped[int] = mapped_column(BigInteger)
     ignored_columns: Mapped[str] = mapped_column(Text)  # JSON list
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer)  # runs started, resumptions included
     # The sealed upload's key, wrapped by the master key; None once the import ended
     # and the file was deleted.
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -119,3 +119,25 @@ def test_a_list_the_import_cannot_finish_fails_with_the_reason(queue: ImportQueu
     assert failed.finished_at is not None and failed.finished_at - failed.created_at < timedelta(
         minutes=1
     )
+
+
+def test_an_import_that_keeps_stopping_is_failed_not_retried_forever(
+    queue: ImportQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = queue.submit(io.BytesIO(listing(10)), PURPOSE, actor="api:ann")
+
+    def always_dies(session, import_id, progress) -> None:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(consent.imports, "_record_progress", always_dies)
+    for _ in range(consent.imports.MAX_ATTEMPTS):
+        with pytest.raises(RuntimeError):
+            queue.run_pending()
+        with queue.ledger.database.session() as session:
+            session.execute(
+                update(imports).values(heartbeat_at=db.utcnow() - consent.imports.STALE_AFTER * 2)
+            )
+    assert queue.run_pending() == []
+    failed = queue.get(job.id)
+    assert failed.status == "failed" and "stopped 3 times" in (failed.error or "")
+    assert list(queue.spool_dir.iterdir()) == []

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("rejected", sa.BigInteger, nullable=False),
         sa.Column("ignored_columns", sa.Text, nullable=False),
         sa.Column("error", sa.Text, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),

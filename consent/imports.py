@@ -124,10 +124,12 @@ class ImportQueue:
                     _runnable(now),
                     imports.c.attempts >= MAX_ATTEMPTS,
                 )
-                .values(status="failed", finished_at=now, wrapped_key=None)
                 .values(
+                    status="failed",
+                    finished_at=now,
+                    wrapped_key=None,
                     error=f"the import stopped {MAX_ATTEMPTS} times before finishing; "
-                    "the service log says why"
+                    "the service log says why",
                 )
             ).rowcount  # type: ignore[attr-defined]
             claimed = session.execute(
@@ -141,7 +143,9 @@ class ImportQueue:
                     .where(imports.c.id == import_id, imports.c.started_at.is_(None))
                     .values(started_at=now)
                 )
-            row = session.execute(select(imports).where(imports.c.id == import_id)).one()
+            row = session.execute(select(imports).where(imports.c.id == import_id)).first()
+        if row is None:
+            raise ImportNotFound(f"no import {import_id!r}")
         if worn_out:
             self._path(import_id).unlink(missing_ok=True)
         if not claimed:

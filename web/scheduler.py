@@ -20,6 +20,9 @@ log = logging.getLogger("sendgate.scheduler")
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     """A scheduler over the job registry, storing its jobs in the service database."""
     bind_runtime(rt)
+    # run_job logs what each job did; APScheduler's own two lines per run (every minute
+    # for the import job) would bury it. Its errors, with tracebacks, still show.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=rt.database.engine)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},

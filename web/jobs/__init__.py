@@ -79,5 +79,11 @@ def run_job(job_id: str) -> str | None:
         log.error("job %s is no longer registered; skipped", job_id)
         return None
     summary = spec.function(_runtime)
-    log.info("job %s done%s", job_id, f": {summary}" if summary else "")
+    # A frequent job that found nothing to do returns None and stays out of the log.
+    log.log(
+        logging.INFO if summary else logging.DEBUG,
+        "job %s done%s",
+        job_id,
+        f": {summary}" if summary else "",
+    )
     return summary

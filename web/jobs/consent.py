@@ -63,6 +63,6 @@ def purge_tokens(rt: Runtime) -> str:
     minutes=1,
     description="Run queued list imports and resume any whose runner stopped",
 )
-def run_imports(rt: Runtime) -> str:
+def run_imports(rt: Runtime) -> str | None:
     ran = rt.imports.run_pending()
-    return f"{len(ran)} import(s) run" if ran else "nothing queued"
+    return f"{len(ran)} import(s) run" if ran else None

@@ -384,6 +384,12 @@ def test_consent_jobs_run(app: Flask) -> None:
     assert run_job("consent.verify") == "ok, 1 events"
     assert run_job("consent.expiry") == "0 consent(s) expired"
     assert run_job("consent.purge-tokens").endswith("token(s) purged")
+    assert run_job("consent.run-imports") is None  # nothing queued
+    queued = runtime(app).imports.submit(
+        io.BytesIO(b"email\nlea@example.org\n"), PURPOSE, actor="api:test"
+    )
+    assert run_job("consent.run-imports") == "1 import(s) run"
+    assert runtime(app).imports.get(queued.id).status == "done"
 
 
 def test_officer_looks_up_proves_and_erases_in_the_ui(

@@ -8,6 +8,7 @@ import mailbox
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -187,6 +188,7 @@ def test_import_answers_at_once_and_runs_in_the_background(
         assert body["status"] in ("queued", "running") and time.monotonic() < deadline
         time.sleep(0.1)
     assert (body["accepted"], body["rejected_count"]) == (3000, 0)
+    _join_import_threads()
     # The sealed upload is gone once imported.
     assert list((runtime(app).settings.var_dir / "imports").iterdir()) == []
 
@@ -209,6 +211,14 @@ def test_import_uploads_over_the_limit_are_refused(
     )
     assert response.status_code == 413
     runtime(small).database.dispose()
+
+
+def _join_import_threads(timeout: float = 30) -> None:
+    """Let background imports finish their last steps before the database goes away."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("import-"):
+            thread.join(timeout)
+            assert not thread.is_alive()
 
 
 def _outbox(app: Flask) -> list[mailbox.MaildirMessage]:
@@ -447,6 +457,7 @@ def test_marketer_imports_a_list_in_the_ui(app: Flask, client: FlaskClient, make
         time.sleep(0.1)
     assert "done" in html and "1 of 2 lines" not in html and "2 of 2 lines" in html
     assert "<td>3</td><td>email: " in html  # the rejected line and why
+    _join_import_threads()
     assert runtime(app).consent.state("ann@example.org")[0].valid
     listing = client.get("/consent/imports").get_data(as_text=True)
     assert "mia" in listing and "done" in listing

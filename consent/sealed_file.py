@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import struct
 from pathlib import Path
 from typing import IO
@@ -33,29 +34,57 @@ def _aad(file_id: str, index: int, last: bool) -> bytes:
     return file_id.encode("ascii") + struct.pack(">QB", index, last)
 
 
+class SealingWriter:
+    """Writes a new sealed file at ``path`` (mode 0600) from plaintext given in any pieces.
+
+    A chunk is sealed only when the next byte arrives or the writer is closed, so
+    the last chunk is known to be the last.
+    """
+
+    def __init__(self, path: Path, key: bytes, file_id: str) -> None:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._out = os.fdopen(descriptor, "wb")
+        self._out.write(MAGIC)
+        self._aead = AESGCM(key)
+        self._id = file_id
+        self._index = 0
+        self._pending = bytearray()
+        self.written = 0  # plaintext bytes
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._pending += data
+        while len(self._pending) > CHUNK_BYTES:
+            self._seal(bytes(self._pending[:CHUNK_BYTES]), last=False)
+            del self._pending[:CHUNK_BYTES]
+        return len(data)
+
+    def _seal(self, chunk: bytes, *, last: bool) -> None:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, chunk, _aad(self._id, self._index, last))
+        self._out.write(_LENGTH.pack(len(sealed)) + nonce + sealed)
+        self._index += 1
+        self.written += len(chunk)
+
+    def close(self) -> None:
+        if self._out.closed:
+            return
+        self._seal(bytes(self._pending), last=True)
+        self._pending.clear()
+        self._out.close()
+
+
 def seal(source: IO[bytes], path: Path, key: bytes, file_id: str) -> int:
     """Encrypt everything ``source`` yields into a new file at ``path`` (mode 0600).
 
     Returns the number of plaintext bytes written.
     """
-    aead = AESGCM(key)
-    total = 0
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(MAGIC)
-        index = 0
-        chunk = source.read(CHUNK_BYTES)
-        while True:
-            following = source.read(CHUNK_BYTES) if chunk else b""
-            last = not following
-            nonce = os.urandom(_NONCE_BYTES)
-            sealed = aead.encrypt(nonce, chunk, _aad(file_id, index, last))
-            out.write(_LENGTH.pack(len(sealed)) + nonce + sealed)
-            total += len(chunk)
-            if last:
-                break
-            chunk, index = following, index + 1
-    return total
+    writer = SealingWriter(path, key, file_id)
+    try:
+        while chunk := source.read(CHUNK_BYTES):
+            writer.write(chunk)
+    finally:
+        writer.close()
+    return writer.written
 
 
 class SealedReader(io.RawIOBase):
@@ -137,3 +166,66 @@ class SealedReader(io.RawIOBase):
 def open_sealed(path: Path, key: bytes, file_id: str) -> io.BufferedReader:
     """A buffered binary stream of the plaintext (fast ``readline``, ``seek(0)``)."""
     return io.BufferedReader(SealedReader(path, key, file_id), buffer_size=1 << 16)
+
+
+class EncryptedSpool(io.RawIOBase):
+    """A temporary file for an upload whose bytes never reach the disk in clear.
+
+    Written once, then read back from the start (``seek(0)`` switches), the way a
+    form parser spools a file field. The key exists only in this object, and the
+    file is unlinked as soon as it is opened for reading, so nothing readable is
+    left behind, even by a crash.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._key = AESGCM.generate_key(bit_length=256)
+        self._id = secrets.token_hex(8)
+        self._path = directory / f"upload-{self._id}.spool"
+        self._writer: SealingWriter | None = SealingWriter(self._path, self._key, self._id)
+        self._reader: io.BufferedReader | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return self._writer is not None
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._writer is None:
+            raise io.UnsupportedOperation("the spool was read already")
+        return self._writer.write(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self._writer is not None and (offset, whence) == (0, io.SEEK_SET):
+            self._writer.close()
+            self._writer = None
+            self._reader = open_sealed(self._path, self._key, self._id)
+            self._path.unlink()
+            return 0
+        if self._reader is None:
+            raise io.UnsupportedOperation("the spool can only be rewound once it is written")
+        return self._reader.seek(offset, whence)
+
+    def tell(self) -> int:
+        if self._reader is None:
+            return self._writer.written if self._writer is not None else 0
+        return self._reader.tell()
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._reader is None:
+            self.seek(0)
+        assert self._reader is not None
+        return self._reader.readinto(target)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._path.unlink(missing_ok=True)
+        if self._reader is not None:
+            self._reader.close()
+        super().close()

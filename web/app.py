@@ -15,7 +15,7 @@ from db import DatabaseError
 from web.access import current_user, public
 from web.api import init_api
 from web.config import Settings, load_settings
-from web.imports import allow_large_uploads
+from web.imports import EncryptedUploadRequest, allow_large_uploads
 from web.problems import register_problem_handlers
 from web.public import bp as public_bp
 from web.runtime import EXTENSION_KEY, Runtime, close_request_session, runtime
@@ -67,6 +67,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         if name not in {ui_bp.name, senders_ui_bp.name, consent_ui_bp.name}:
             csrf.exempt(blueprint)
     register_problem_handlers(app)
+    app.request_class = EncryptedUploadRequest
     app.before_request(allow_large_uploads)
     app.teardown_appcontext(close_request_session)
 

@@ -1,6 +1,7 @@
 """Starting list imports from a request: the upload is queued and a thread runs it.
 
-Shared by the API and the UI. The thread belongs to the web worker that took the
+Shared by the API and the UI. Uploads are spooled encrypted
+(:class:`EncryptedUploadRequest`). The thread belongs to the web worker that took the
 upload; if that worker stops, the scheduler's ``consent.run-imports`` job resumes
 the import after its last batch. Uploads may be larger than the service-wide
 request limit, on these routes only.
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import IO
 
-from flask import request
+from flask import Request, request
 
+from consent.sealed_file import EncryptedSpool
 from web.runtime import Runtime, runtime
 
 log = logging.getLogger("sendgate.imports")
@@ -21,6 +24,20 @@ log = logging.getLogger("sendgate.imports")
 REJECTED_SHOWN = 1000
 # Endpoints that take a whole list in one upload.
 UPLOAD_ENDPOINTS = frozenset({"consent.import_list", "consent_ui.imports"})
+
+
+class EncryptedUploadRequest(Request):
+    """Spools file uploads encrypted: a list holds addresses and IPs, which must not
+    reach the disk in clear, not even in a temporary file."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return EncryptedSpool(runtime().settings.var_dir / "imports")
 
 
 def allow_large_uploads() -> None:

@@ -141,3 +141,21 @@ def test_an_import_that_keeps_stopping_is_failed_not_retried_forever(
     failed = queue.get(job.id)
     assert failed.status == "failed" and "stopped 3 times" in (failed.error or "")
     assert list(queue.spool_dir.iterdir()) == []
+
+
+def test_an_upload_spool_keeps_nothing_readable_on_disk(tmp_path: Path) -> None:
+    from consent.sealed_file import CHUNK_BYTES, EncryptedSpool
+
+    body = listing(60_000)  # a few chunks
+    assert len(body) > 2 * CHUNK_BYTES
+    spool = EncryptedSpool(tmp_path)
+    for start in range(0, len(body), 50_000):
+        spool.write(body[start : start + 50_000])
+    [spooled] = tmp_path.iterdir()
+    assert b"shop.example" not in spooled.read_bytes()
+    spool.seek(0)  # as a form parser does once the field is written
+    assert list(tmp_path.iterdir()) == []  # unlinked; only the open handle can read it
+    assert spool.read() == body
+    spool.seek(0)
+    assert spool.read(5) == b"email"
+    spool.close()

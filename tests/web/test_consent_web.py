@@ -167,8 +167,19 @@ def test_import_reports_rejected_lines(client: FlaskClient, make_token) -> None:
 
 
 def test_import_answers_at_once_and_runs_in_the_background(
-    app: Flask, client: FlaskClient, make_token
+    app: Flask, client: FlaskClient, make_token, monkeypatch
 ) -> None:
+    import web.imports
+    from consent.sealed_file import EncryptedSpool
+
+    spools: list[EncryptedSpool] = []
+
+    class RecordingSpool(EncryptedSpool):
+        def __init__(self, directory: Path) -> None:
+            super().__init__(directory)
+            spools.append(self)
+
+    monkeypatch.setattr(web.imports, "EncryptedSpool", RecordingSpool)
     auth = bearer(make_token("marketer"))
     rows = "".join(f"r{i}@example.org,2026-01-05,fair\n" for i in range(3000))
     response = client.post(
@@ -181,6 +192,7 @@ def test_import_answers_at_once_and_runs_in_the_background(
         content_type="multipart/form-data",
     )
     assert response.status_code == 202, response.get_json()
+    assert len(spools) == 1  # the upload went through the encrypted spool
     assert response.get_json()["status"] in ("queued", "running", "done")
     location = response.headers["Location"]
     deadline = time.monotonic() + 60
@@ -189,7 +201,7 @@ def test_import_answers_at_once_and_runs_in_the_background(
         time.sleep(0.1)
     assert (body["accepted"], body["rejected_count"]) == (3000, 0)
     _join_import_threads()
-    # The sealed upload is gone once imported.
+    # The upload was spooled encrypted, and the sealed copy is gone once imported.
     assert list((runtime(app).settings.var_dir / "imports").iterdir()) == []
 
 

@@ -76,8 +76,6 @@ def normalize_email(
     """
     normalized = _normalize_syntax(address, field)
     if check_deliverability:
-        if resolver is None:
-            raise ValueError("checking deliverability needs the service's DNS resolver")
         check_domain_accepts_mail(resolver, normalized.rpartition("@")[2], field)
     return normalized
 

@@ -23,8 +23,16 @@ import idna
 from consent.errors import InvalidEmail
 
 
+def require_resolver(resolver: Any) -> Any:
+    """``resolver``, or ValueError when the check was asked for without one."""
+    if resolver is None:
+        raise ValueError("checking deliverability needs the service's DNS resolver")
+    return resolver
+
+
 def undeliverable_reason(resolver: Any, domain: str) -> str | None:
     """Why mail to ``domain`` cannot be delivered, or None when it can."""
+    require_resolver(resolver)
     try:
         name = idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError:

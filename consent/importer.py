@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 import db
 from consent import crypto
-from consent.deliverability import undeliverable_reason
+from consent.deliverability import require_resolver, undeliverable_reason
 from consent.errors import ImportFormatError, InvalidInput
 from consent.models import LEDGER_LOCK, consent_texts
 from consent.records import Evidence, ImportResult, RejectedRow
@@ -335,8 +335,8 @@ class _Importer:
         self.rejected: list[RejectedRow] = []
         self.started = db.utcnow()
         self.domain_verdicts: dict[str, str | None] = {}
-        if check_deliverability and ledger.dns_resolver is None:
-            raise ValueError("checking deliverability needs the service's DNS resolver")
+        if check_deliverability:
+            require_resolver(ledger.dns_resolver)  # before any row, not at the first one
 
     def _check_domain(self, domain: str) -> None:
         # One verdict per domain for the whole import: a list of a million addresses

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 import db
 from consent import crypto
+from consent.deliverability import require_resolver
 from consent.errors import ConsentError, ImportFormatError, InvalidInput
 from consent.importer import BatchProgress, ignored_columns, run_import, scan
 from consent.models import import_rejections, imports
@@ -74,8 +75,8 @@ class ImportQueue:
         ledger = self.ledger
         with ledger.database.session() as session:
             ledger._require_purpose(session, purpose, "purpose")
-        if check_deliverability and ledger.dns_resolver is None:
-            raise ValueError("checking deliverability needs the service's DNS resolver")
+        if check_deliverability:
+            require_resolver(ledger.dns_resolver)  # refused now, not when the job runs
         import_id = secrets.token_hex(16)
         key = crypto.new_data_key()
         path = self._path(import_id)

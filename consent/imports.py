@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import db
@@ -136,14 +136,13 @@ class ImportQueue:
             claimed = session.execute(
                 update(imports)
                 .where(imports.c.id == import_id, _runnable(now))
-                .values(status="running", heartbeat_at=now, attempts=imports.c.attempts + 1)
-            ).rowcount  # type: ignore[attr-defined]
-            if claimed:
-                session.execute(
-                    update(imports)
-                    .where(imports.c.id == import_id, imports.c.started_at.is_(None))
-                    .values(started_at=now)
+                .values(
+                    status="running",
+                    heartbeat_at=now,
+                    attempts=imports.c.attempts + 1,
+                    started_at=func.coalesce(imports.c.started_at, now),
                 )
+            ).rowcount  # type: ignore[attr-defined]
             row = session.execute(select(imports).where(imports.c.id == import_id)).first()
         if row is None:
             raise ImportNotFound(f"no import {import_id!r}")
